@@ -1,0 +1,173 @@
+//! Turning decoded buffers of any rate and channel count into one 16 kHz mono signal.
+
+use crate::resample::StreamResampler;
+use crate::{AudioError, TARGET_SAMPLE_RATE_HZ};
+
+/// Collects decoded audio as 16 kHz mono: each buffer is downmixed by averaging its channels and
+/// resampled on the fly, so memory holds only the model-ready output.
+///
+/// The source rate may change between buffers (chained Ogg streams, odd MP3s): the running
+/// resampler is flushed and a new one started.
+pub(crate) struct MonoSink {
+    output: Vec<f32>,
+    segment: Option<Segment>,
+    /// Scratch for one downmixed buffer.
+    mono: Vec<f32>,
+    /// Seconds of source audio received so far.
+    source_secs: f64,
+    max_duration_secs: Option<f64>,
+}
+
+/// A run of buffers at one source rate.
+struct Segment {
+    rate_hz: u32,
+    /// `None` when the source is already at the target rate.
+    resampler: Option<StreamResampler>,
+}
+
+impl MonoSink {
+    /// An empty sink that refuses more than `max_duration_secs` of source audio.
+    pub(crate) fn new(max_duration_secs: Option<f64>) -> Self {
+        Self {
+            output: Vec::new(),
+            segment: None,
+            mono: Vec::new(),
+            source_secs: 0.0,
+            max_duration_secs,
+        }
+    }
+
+    /// Seconds of source audio received so far.
+    pub(crate) fn source_secs(&self) -> f64 {
+        self.source_secs
+    }
+
+    /// Add one buffer of interleaved samples.
+    ///
+    /// # Errors
+    ///
+    /// [`AudioError::TooLong`] once the audio received passes the limit; [`AudioError::Resample`]
+    /// when the resampler fails; [`AudioError::Corrupt`] for a zero rate or channel count.
+    pub(crate) fn push_interleaved(
+        &mut self,
+        rate_hz: u32,
+        channels: usize,
+        interleaved: &[f32],
+    ) -> Result<(), AudioError> {
+        if rate_hz == 0 || channels == 0 {
+            return Err(AudioError::Corrupt {
+                detail: format!("decoder produced audio with {rate_hz} Hz and {channels} channels"),
+            });
+        }
+        downmix_into(interleaved, channels, &mut self.mono);
+        self.source_secs += self.mono.len() as f64 / f64::from(rate_hz);
+        if let Some(max_secs) = self.max_duration_secs
+            && self.source_secs > max_secs
+        {
+            return Err(AudioError::TooLong {
+                duration_secs: self.source_secs,
+                max_secs,
+            });
+        }
+        if self
+            .segment
+            .as_ref()
+            .is_none_or(|segment| segment.rate_hz != rate_hz)
+        {
+            self.finish_segment()?;
+            let resampler = if rate_hz == TARGET_SAMPLE_RATE_HZ {
+                None
+            } else {
+                Some(StreamResampler::new(rate_hz, TARGET_SAMPLE_RATE_HZ)?)
+            };
+            self.segment = Some(Segment { rate_hz, resampler });
+        }
+        match self
+            .segment
+            .as_mut()
+            .and_then(|segment| segment.resampler.as_mut())
+        {
+            Some(resampler) => resampler.push(&self.mono, &mut self.output)?,
+            None => self.output.extend_from_slice(&self.mono),
+        }
+        Ok(())
+    }
+
+    /// Flush the resampler and return the 16 kHz mono signal.
+    pub(crate) fn finish(mut self) -> Result<Vec<f32>, AudioError> {
+        self.finish_segment()?;
+        Ok(self.output)
+    }
+
+    fn finish_segment(&mut self) -> Result<(), AudioError> {
+        if let Some(Segment {
+            resampler: Some(resampler),
+            ..
+        }) = self.segment.take()
+        {
+            resampler.finish(&mut self.output)?;
+        }
+        Ok(())
+    }
+}
+
+/// Average each frame's channels into one sample, replacing the contents of `mono`.
+pub(crate) fn downmix_into(interleaved: &[f32], channels: usize, mono: &mut Vec<f32>) {
+    mono.clear();
+    if channels <= 1 {
+        mono.extend_from_slice(interleaved);
+        return;
+    }
+    let scale = 1.0 / channels as f32;
+    mono.extend(
+        interleaved
+            .chunks_exact(channels)
+            .map(|frame| frame.iter().sum::<f32>() * scale),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MonoSink, downmix_into};
+    use crate::AudioError;
+
+    #[test]
+    fn downmix_averages_channels() {
+        let mut mono = vec![9.0];
+        downmix_into(&[1.0, 0.0, 0.5, 0.5, -1.0, 1.0], 2, &mut mono);
+        assert_eq!(mono, vec![0.5, 0.5, 0.0]);
+        downmix_into(&[0.3, 0.6, 0.9], 3, &mut mono);
+        assert!((mono[0] - 0.6).abs() < 1e-6);
+        downmix_into(&[0.25, -0.25], 1, &mut mono);
+        assert_eq!(mono, vec![0.25, -0.25]);
+    }
+
+    #[test]
+    fn sink_passes_16k_through_and_resamples_other_rates() {
+        let mut sink = MonoSink::new(None);
+        sink.push_interleaved(16_000, 1, &vec![0.1; 16_000])
+            .unwrap();
+        sink.push_interleaved(8_000, 2, &vec![0.2; 2 * 8_000])
+            .unwrap();
+        assert!((sink.source_secs() - 2.0).abs() < 1e-9);
+        let output = sink.finish().unwrap();
+        assert_eq!(output.len(), 32_000);
+        assert!(output[..16_000].iter().all(|&sample| sample == 0.1));
+        // Away from the rate switch the resampled constant stays constant.
+        let middle = &output[20_000..30_000];
+        assert!(middle.iter().all(|&sample| (sample - 0.2).abs() < 1e-3));
+    }
+
+    #[test]
+    fn sink_stops_at_the_duration_limit() {
+        let mut sink = MonoSink::new(Some(1.5));
+        sink.push_interleaved(16_000, 1, &vec![0.0; 16_000])
+            .unwrap();
+        let error = sink
+            .push_interleaved(16_000, 1, &vec![0.0; 16_000])
+            .unwrap_err();
+        assert!(
+            matches!(error, AudioError::TooLong { duration_secs, max_secs } if duration_secs == 2.0 && max_secs == 1.5)
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! What a client asked for when it created a job, validated and typed.
+
+use serde::{Deserialize, Serialize};
+
+/// Smallest and largest speaker counts a request may name.
+pub const SPEAKER_COUNT_RANGE: std::ops::RangeInclusive<u32> = 1..=32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimestampsGranularity {
+    None,
+    Segment,
+    #[default]
+    Word,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpeakerDetection {
+    #[default]
+    None,
+    Diarize,
+    PerChannel,
+}
+
+/// Whisper's two tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TranscriptionTask {
+    #[default]
+    Transcribe,
+    Translate,
+}
+
+/// The validated parameters of a job; stored with it and handed to every engine.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobParameters {
+    /// Model id (`whisper-base`, `whisper-tiny.en`) or `None` for the server default.
+    pub model: Option<String>,
+    /// ISO-639-1 language code; `None` detects it.
+    pub language: Option<String>,
+    pub task: TranscriptionTask,
+    pub timestamps_granularity: TimestampsGranularity,
+    pub speaker_detection: SpeakerDetection,
+    pub num_speakers: Option<u32>,
+    pub min_speakers: Option<u32>,
+    pub max_speakers: Option<u32>,
+    /// Terms to bias recognition towards (fed to Whisper as the initial prompt).
+    pub vocabulary: Vec<String>,
+    /// Free text prompt (OpenAI `prompt`).
+    pub prompt: Option<String>,
+    /// Days to keep the audio and transcript: 0 = delete when done, -1 = keep, `None` = server default.
+    pub retention_days: Option<i32>,
+    /// Name shown in lists, from the upload's file name when not given.
+    pub display_name: Option<String>,
+}
+
+/// A parameter combination that cannot be honoured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParameterError {
+    #[error("{field} must be between 1 and 32")]
+    SpeakerCountOutOfRange { field: &'static str },
+    #[error("min_speakers must not be greater than max_speakers")]
+    SpeakerBoundsInverted,
+    #[error("retention must be -1 (keep), 0 (transient) or 1 to 3650 days")]
+    RetentionOutOfRange,
+    #[error("vocabulary accepts at most 100 terms of at most 100 characters each")]
+    VocabularyTooLarge,
+    #[error("language {0:?} is not an ISO-639-1 code such as \"en\"")]
+    InvalidLanguage(String),
+}
+
+impl JobParameters {
+    /// Checks ranges and cross-field rules once, at the edge.
+    ///
+    /// # Errors
+    /// The first [`ParameterError`] found.
+    pub fn validate(&self) -> Result<(), ParameterError> {
+        for (field, value) in [
+            ("num_speakers", self.num_speakers),
+            ("min_speakers", self.min_speakers),
+            ("max_speakers", self.max_speakers),
+        ] {
+            if value.is_some_and(|n| !SPEAKER_COUNT_RANGE.contains(&n)) {
+                return Err(ParameterError::SpeakerCountOutOfRange { field });
+            }
+        }
+        if let (Some(min), Some(max)) = (self.min_speakers, self.max_speakers)
+            && min > max
+        {
+            return Err(ParameterError::SpeakerBoundsInverted);
+        }
+        if let Some(days) = self.retention_days
+            && !(days == -1 || (0..=3650).contains(&days))
+        {
+            return Err(ParameterError::RetentionOutOfRange);
+        }
+        if self.vocabulary.len() > 100
+            || self
+                .vocabulary
+                .iter()
+                .any(|term| term.chars().count() > 100)
+        {
+            return Err(ParameterError::VocabularyTooLarge);
+        }
+        if let Some(language) = &self.language
+            && !(language.len() == 2 && language.bytes().all(|b| b.is_ascii_lowercase()))
+        {
+            return Err(ParameterError::InvalidLanguage(language.clone()));
+        }
+        Ok(())
+    }
+
+    /// The text Whisper is conditioned on: the prompt, then the vocabulary terms.
+    pub fn initial_prompt(&self) -> Option<String> {
+        let mut parts: Vec<&str> = Vec::new();
+        if let Some(prompt) = self.prompt.as_deref().filter(|p| !p.trim().is_empty()) {
+            parts.push(prompt.trim());
+        }
+        let vocabulary = self.vocabulary.join(", ");
+        if !vocabulary.is_empty() {
+            parts.push(&vocabulary);
+        }
+        (!parts.is_empty()).then(|| parts.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(JobParameters::default().validate(), Ok(()));
+        assert_eq!(
+            JobParameters::default().timestamps_granularity,
+            TimestampsGranularity::Word
+        );
+    }
+
+    #[test]
+    fn speaker_counts_are_checked() {
+        let params = JobParameters {
+            num_speakers: Some(33),
+            ..Default::default()
+        };
+        assert_eq!(
+            params.validate(),
+            Err(ParameterError::SpeakerCountOutOfRange {
+                field: "num_speakers"
+            })
+        );
+        let params = JobParameters {
+            min_speakers: Some(4),
+            max_speakers: Some(2),
+            ..Default::default()
+        };
+        assert_eq!(
+            params.validate(),
+            Err(ParameterError::SpeakerBoundsInverted)
+        );
+    }
+
+    #[test]
+    fn retention_and_language_are_checked() {
+        let params = JobParameters {
+            retention_days: Some(-2),
+            ..Default::default()
+        };
+        assert_eq!(params.validate(), Err(ParameterError::RetentionOutOfRange));
+        let params = JobParameters {
+            language: Some("english".into()),
+            ..Default::default()
+        };
+        assert!(params.validate().is_err());
+        let params = JobParameters {
+            language: Some("en".into()),
+            retention_days: Some(-1),
+            ..Default::default()
+        };
+        assert_eq!(params.validate(), Ok(()));
+    }
+
+    #[test]
+    fn initial_prompt_joins_prompt_and_vocabulary() {
+        let params = JobParameters {
+            prompt: Some(" Meeting notes. ".into()),
+            vocabulary: vec!["Dalston".into(), "Kubernetes".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            params.initial_prompt().as_deref(),
+            Some("Meeting notes. Dalston, Kubernetes")
+        );
+        assert_eq!(JobParameters::default().initial_prompt(), None);
+    }
+}

@@ -1,0 +1,9 @@
+//! The concrete engines, one module each.
+
+pub mod merge;
+pub mod prepare;
+pub mod transcribe;
+
+pub use merge::MergeEngine;
+pub use prepare::{PrepareEngine, PreparedAudio};
+pub use transcribe::{TranscribeEngine, TranscribeResult, WhisperCatalog};

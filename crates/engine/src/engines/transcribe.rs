@@ -1,0 +1,255 @@
+//! *transcribe*: Whisper (CTranslate2 weights run on candle) over the prepared audio.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use dalston_core::params::TranscriptionTask;
+use dalston_core::transcript::Segment;
+use dalston_core::{Stage, Transcript};
+use dalston_models::{LoadOptions, Task, TranscribeOptions, WhisperModel};
+use serde::{Deserialize, Serialize};
+
+use super::prepare::PREPARED_AUDIO;
+use crate::{Engine, EngineCapabilities, EngineError, TaskContext, TaskInput, TaskOutput};
+
+/// The structured result of transcribe, consumed by merge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscribeResult {
+    pub model: String,
+    pub language_code: String,
+    pub language_probability: Option<f32>,
+    /// `requested` or `detected`.
+    pub language_source: String,
+    pub duration_secs: f64,
+    pub segments: Vec<Segment>,
+}
+
+/// The Whisper models found in the models directory, loaded on first use and kept in memory so
+/// batch tasks (and later realtime sessions) share one copy.
+pub struct WhisperCatalog {
+    models_dir: PathBuf,
+    default_model: String,
+    load_options: LoadOptions,
+    loaded: Mutex<BTreeMap<String, Arc<WhisperModel>>>,
+}
+
+impl std::fmt::Debug for WhisperCatalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhisperCatalog")
+            .field("models_dir", &self.models_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WhisperCatalog {
+    pub fn new(models_dir: PathBuf, default_model: String, load_options: LoadOptions) -> Self {
+        Self {
+            models_dir,
+            default_model,
+            load_options,
+            loaded: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn default_model(&self) -> &str {
+        &self.default_model
+    }
+
+    /// Model ids available on disk: sub-directories holding a CTranslate2 `model.bin`.
+    pub fn available(&self) -> Vec<String> {
+        available_models(&self.models_dir)
+    }
+
+    /// Resolves `auto`/absent to the default model.
+    pub fn resolve<'a>(&'a self, requested: Option<&'a str>) -> &'a str {
+        match requested {
+            None | Some("auto" | "") => &self.default_model,
+            Some(id) => id,
+        }
+    }
+
+    /// The loaded model, loading it on first use (blocking: call from a blocking thread).
+    ///
+    /// # Errors
+    /// An unknown model id or a model directory that does not load.
+    pub fn get(&self, model_id: &str) -> Result<Arc<WhisperModel>, EngineError> {
+        let mut loaded = self
+            .loaded
+            .lock()
+            .map_err(|_| EngineError::Failed("model cache poisoned".into()))?;
+        if let Some(model) = loaded.get(model_id) {
+            return Ok(Arc::clone(model));
+        }
+        if !self.available().iter().any(|id| id == model_id) {
+            return Err(EngineError::InvalidInput {
+                code: "unknown_model",
+                message: format!(
+                    "model {model_id:?} is not installed (available: {})",
+                    self.available().join(", ")
+                ),
+            });
+        }
+        let started = std::time::Instant::now();
+        let model = WhisperModel::load(&self.models_dir.join(model_id), &self.load_options)
+            .map_err(|error| {
+                EngineError::Failed(format!("could not load model {model_id}: {error}"))
+            })?;
+        tracing::info!(
+            model = model_id,
+            load_ms = started.elapsed().as_millis() as u64,
+            "loaded whisper model"
+        );
+        let model = Arc::new(model);
+        loaded.insert(model_id.to_owned(), Arc::clone(&model));
+        Ok(model)
+    }
+}
+
+/// Sub-directories of `dir` that hold a `model.bin`, sorted.
+pub fn available_models(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut ids: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().join("model.bin").is_file())
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[derive(Debug)]
+pub struct TranscribeEngine {
+    catalog: Arc<WhisperCatalog>,
+}
+
+impl TranscribeEngine {
+    pub fn new(catalog: Arc<WhisperCatalog>) -> Arc<Self> {
+        Arc::new(Self { catalog })
+    }
+}
+
+#[async_trait]
+impl Engine for TranscribeEngine {
+    fn capabilities(&self) -> EngineCapabilities {
+        EngineCapabilities {
+            engine_id: "whisper-candle".into(),
+            stage: Stage::Transcribe,
+            models: self.catalog.available(),
+            word_timestamps: false,
+        }
+    }
+
+    async fn process(
+        &self,
+        input: TaskInput,
+        context: TaskContext,
+    ) -> Result<TaskOutput, EngineError> {
+        let path = input
+            .file(PREPARED_AUDIO)
+            .ok_or_else(|| EngineError::Failed("the prepared audio is missing".into()))?
+            .path
+            .clone();
+        let params = input.job.parameters.clone();
+        let model_id = self.catalog.resolve(params.model.as_deref()).to_owned();
+        let catalog = Arc::clone(&self.catalog);
+        let span = tracing::Span::current();
+        let result = tokio::task::spawn_blocking(move || {
+            span.in_scope(|| {
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| EngineError::Failed(format!("reading prepared audio: {e}")))?;
+                let (samples, _rate) = dalston_audio::decode_wav_pcm16(&bytes).map_err(|e| {
+                    EngineError::Failed(format!("prepared audio is unreadable: {e}"))
+                })?;
+                let model = catalog.get(&model_id)?;
+                let options = TranscribeOptions {
+                    language: params.language.clone(),
+                    task: match params.task {
+                        TranscriptionTask::Transcribe => Task::Transcribe,
+                        TranscriptionTask::Translate => Task::Translate,
+                    },
+                    initial_prompt: params.initial_prompt(),
+                    cancel: Some(context.cancel_flag()),
+                    ..TranscribeOptions::default()
+                };
+                let mut on_progress = |progress: dalston_models::TranscribeProgress| {
+                    if progress.total_secs > 0.0 {
+                        #[expect(clippy::cast_possible_truncation, reason = "a fraction")]
+                        context.report_progress(
+                            (progress.processed_secs / progress.total_secs) as f32,
+                        );
+                    }
+                };
+                let started = std::time::Instant::now();
+                let transcription = model
+                    .transcribe(&samples, &options, &mut on_progress)
+                    .map_err(|error| match error {
+                        dalston_models::ModelError::Cancelled => EngineError::Cancelled,
+                        other => EngineError::Failed(format!("transcription failed: {other}")),
+                    })?;
+                tracing::info!(
+                    model = %model_id,
+                    audio_secs = transcription.duration_secs,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    segments = transcription.segments.len(),
+                    "transcribed"
+                );
+                Ok(to_result(
+                    &model_id,
+                    params.language.is_some(),
+                    transcription,
+                ))
+            })
+        })
+        .await
+        .map_err(|error| {
+            EngineError::Failed(format!("transcription stopped unexpectedly: {error}"))
+        })??;
+        Ok(TaskOutput {
+            result: serde_json::to_value(&result)
+                .map_err(|e| EngineError::Failed(e.to_string()))?,
+            ..TaskOutput::default()
+        })
+    }
+}
+
+fn to_result(
+    model_id: &str,
+    language_requested: bool,
+    transcription: dalston_models::Transcription,
+) -> TranscribeResult {
+    let segments = transcription
+        .segments
+        .into_iter()
+        .filter(|segment| !segment.text.trim().is_empty())
+        .enumerate()
+        .map(|(index, segment)| Segment {
+            id: Transcript::segment_id(index),
+            start_secs: segment.start_secs,
+            end_secs: segment.end_secs,
+            text: segment.text.trim().to_owned(),
+            speaker: None,
+            words: Vec::new(),
+            avg_logprob: Some(segment.avg_logprob),
+            compression_ratio: Some(segment.compression_ratio),
+            no_speech_prob: Some(segment.no_speech_prob),
+            temperature: Some(segment.temperature),
+        })
+        .collect();
+    TranscribeResult {
+        model: model_id.to_owned(),
+        language_code: transcription.language,
+        language_probability: transcription.language_probability,
+        language_source: if language_requested {
+            "requested"
+        } else {
+            "detected"
+        }
+        .to_owned(),
+        duration_secs: transcription.duration_secs,
+        segments,
+    }
+}

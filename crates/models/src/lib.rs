@@ -1,0 +1,18 @@
+//! Model loading and inference for Dalston: today, Whisper speech recognition on CTranslate2
+//! weights, run with candle on the CPU.
+//!
+//! This crate owns the numerics (mel front end, network, tokenizer, decoding policy) and
+//! nothing else: it takes 16 kHz mono samples and returns text with timings. It never decodes
+//! audio files, resamples, downloads models or reads configuration; callers hand it a model
+//! directory and samples. Inference is blocking and CPU-bound: call it from a blocking thread
+//! (`spawn_blocking`), share one loaded model between workers with an `Arc`, and cancel
+//! through the `cancel` flag in the options.
+
+mod error;
+pub mod whisper;
+
+pub use error::ModelError;
+pub use whisper::{
+    DEFAULT_THREADS, LoadOptions, ModelInfo, Segment, Task, TranscribeOptions, TranscribeProgress,
+    Transcription, WhisperModel,
+};

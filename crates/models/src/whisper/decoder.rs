@@ -1,0 +1,225 @@
+//! Whisper's text decoder with a key/value cache.
+//!
+//! candle-transformers' Whisper decoder recomputes every position at every step; here the
+//! cross-attention keys and values are computed once per window ([`Decoder::cross_cache`]) and
+//! each self-attention layer keeps the keys and values of the tokens it has already seen
+//! ([`SelfCache`]), so a step only runs the new token through the layers. The output projection
+//! is tied to the token embedding, as in the CTranslate2 file (`decoder/projection/weight` is
+//! an alias of `decoder/embeddings/weight`).
+
+use candle_core::{Device, Tensor};
+
+use crate::ModelError;
+use crate::whisper::ct2::Ct2File;
+use crate::whisper::layers::{FeedForward, LayerNorm, Linear, attend, merge_heads, split_heads};
+use crate::whisper::model::Hyperparameters;
+
+struct DecoderLayer {
+    self_norm: LayerNorm,
+    self_query: Linear,
+    self_key: Linear,
+    self_value: Linear,
+    self_out: Linear,
+    cross_norm: LayerNorm,
+    cross_query: Linear,
+    cross_key: Linear,
+    cross_value: Linear,
+    cross_out: Linear,
+    feed_forward: FeedForward,
+}
+
+/// Cross-attention keys (transposed to `(heads, head_dim, audio)`) and values
+/// (`(heads, audio, head_dim)`) of every layer, for one encoded window.
+pub(crate) struct CrossCache {
+    layers: Vec<(Tensor, Tensor)>,
+}
+
+/// Self-attention keys (`(heads, head_dim, t)`) and values (`(heads, t, head_dim)`) of the
+/// tokens decoded so far in one window.
+#[derive(Default)]
+pub(crate) struct SelfCache {
+    layers: Vec<(Tensor, Tensor)>,
+    len: usize,
+}
+
+impl SelfCache {
+    /// Number of token positions already in the cache.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+}
+
+/// The decoder's weights.
+pub(crate) struct Decoder {
+    embeddings: Tensor,
+    positions: Tensor,
+    layers: Vec<DecoderLayer>,
+    norm: LayerNorm,
+    heads: usize,
+    scale: f64,
+}
+
+impl Decoder {
+    /// Loads the `decoder/…` variables.
+    pub fn load(
+        file: &Ct2File,
+        hp: &Hyperparameters,
+        device: &Device,
+    ) -> Result<Decoder, ModelError> {
+        let layers = (0..hp.decoder_layers)
+            .map(|index| {
+                let prefix = format!("decoder/layer_{index}");
+                let [self_query, self_key, self_value] =
+                    Linear::load_fused(file, &format!("{prefix}/self_attention/linear_0"), device)?;
+                let [cross_key, cross_value] =
+                    Linear::load_fused(file, &format!("{prefix}/attention/linear_1"), device)?;
+                Ok(DecoderLayer {
+                    self_norm: LayerNorm::load(
+                        file,
+                        &format!("{prefix}/self_attention/layer_norm"),
+                        device,
+                    )?,
+                    self_query,
+                    self_key,
+                    self_value,
+                    self_out: Linear::load(
+                        file,
+                        &format!("{prefix}/self_attention/linear_1"),
+                        device,
+                    )?,
+                    cross_norm: LayerNorm::load(
+                        file,
+                        &format!("{prefix}/attention/layer_norm"),
+                        device,
+                    )?,
+                    cross_query: Linear::load(
+                        file,
+                        &format!("{prefix}/attention/linear_0"),
+                        device,
+                    )?,
+                    cross_key,
+                    cross_value,
+                    cross_out: Linear::load(file, &format!("{prefix}/attention/linear_2"), device)?,
+                    feed_forward: FeedForward::load(
+                        file,
+                        &format!("{prefix}/ffn"),
+                        hp.activation,
+                        device,
+                    )?,
+                })
+            })
+            .collect::<Result<Vec<_>, ModelError>>()?;
+        Ok(Decoder {
+            embeddings: file.tensor("decoder/embeddings/weight", device)?,
+            positions: file.tensor("decoder/position_encodings/encodings", device)?,
+            layers,
+            norm: LayerNorm::load(file, "decoder/layer_norm", device)?,
+            heads: hp.decoder_heads,
+            scale: 1.0 / ((hp.d_model / hp.decoder_heads) as f64).sqrt(),
+        })
+    }
+
+    /// Cross-attention keys and values for the encoder output `audio` (`(frames, d_model)`).
+    pub fn cross_cache(&self, audio: &Tensor) -> candle_core::Result<CrossCache> {
+        let layers = self
+            .layers
+            .iter()
+            .map(|layer| {
+                let k_t = split_heads(&layer.cross_key.forward(audio)?, self.heads)?
+                    .transpose(1, 2)?
+                    .contiguous()?;
+                let v = split_heads(&layer.cross_value.forward(audio)?, self.heads)?;
+                Ok((k_t, v))
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(CrossCache { layers })
+    }
+
+    /// Runs `tokens` (the positions after those in `cache`) through the decoder, appending
+    /// their keys and values to `cache`; returns the final-norm hidden states `(n, d_model)`.
+    pub fn forward(
+        &self,
+        tokens: &[u32],
+        cache: &mut SelfCache,
+        cross: &CrossCache,
+    ) -> candle_core::Result<Tensor> {
+        let device = self.embeddings.device();
+        let n = tokens.len();
+        let offset = cache.len;
+        let ids = Tensor::new(tokens, device)?;
+        let mut x =
+            (self.embeddings.index_select(&ids, 0)? + self.positions.narrow(0, offset, n)?)?;
+        let mask = if n > 1 {
+            Some(causal_mask(n, offset, device)?)
+        } else {
+            None
+        };
+        for (index, layer) in self.layers.iter().enumerate() {
+            let h = layer.self_norm.forward(&x)?;
+            let q = split_heads(&(layer.self_query.forward(&h)? * self.scale)?, self.heads)?;
+            let k_t = split_heads(&layer.self_key.forward(&h)?, self.heads)?.transpose(1, 2)?;
+            let v = split_heads(&layer.self_value.forward(&h)?, self.heads)?;
+            let (k_t, v) = match cache.layers.get(index) {
+                Some((past_k_t, past_v)) => (
+                    Tensor::cat(&[past_k_t, &k_t], 2)?,
+                    Tensor::cat(&[past_v, &v], 1)?,
+                ),
+                None => (k_t.contiguous()?, v),
+            };
+            let attended = attend(&q, &k_t, &v, mask.as_ref())?;
+            if index < cache.layers.len() {
+                cache.layers[index] = (k_t, v);
+            } else {
+                cache.layers.push((k_t, v));
+            }
+            x = (&x + layer.self_out.forward(&merge_heads(&attended)?)?)?;
+
+            let h = layer.cross_norm.forward(&x)?;
+            let q = split_heads(&(layer.cross_query.forward(&h)? * self.scale)?, self.heads)?;
+            let (cross_k_t, cross_v) = &cross.layers[index];
+            let attended = attend(&q, cross_k_t, cross_v, None)?;
+            x = (&x + layer.cross_out.forward(&merge_heads(&attended)?)?)?;
+
+            x = (&x + layer.feed_forward.forward(&x)?)?;
+        }
+        cache.len += n;
+        self.norm.forward(&x)
+    }
+
+    /// Vocabulary logits `(rows, n_vocab)` for hidden states `(rows, d_model)`.
+    pub fn logits(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
+        hidden.matmul(&self.embeddings.t()?)
+    }
+}
+
+/// `(n, offset + n)` additive mask hiding keys after each query's own position.
+fn causal_mask(n: usize, offset: usize, device: &Device) -> candle_core::Result<Tensor> {
+    let total = offset + n;
+    let data: Vec<f32> = (0..n)
+        .flat_map(|row| {
+            (0..total).map(move |col| {
+                if col > offset + row {
+                    f32::NEG_INFINITY
+                } else {
+                    0.0
+                }
+            })
+        })
+        .collect();
+    Tensor::from_vec(data, (n, total), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causal_mask_hides_future_keys() {
+        let mask = causal_mask(2, 1, &Device::Cpu)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        assert_eq!(mask[0], vec![0.0, 0.0, f32::NEG_INFINITY]);
+        assert_eq!(mask[1], vec![0.0, 0.0, 0.0]);
+    }
+}

@@ -1,0 +1,126 @@
+//! The public option and result types of [`super::WhisperModel`].
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// How to load a model.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Threads for inference; 0 picks [`super::DEFAULT_THREADS`] capped at the machine's CPUs.
+    pub threads: usize,
+}
+
+/// What a loaded model is.
+#[derive(Debug, Clone)]
+pub struct ModelInfo {
+    /// The model directory's name, e.g. `whisper-base`.
+    pub name: String,
+    /// Whether the model knows languages besides English (and can translate).
+    pub multilingual: bool,
+    /// Mel bins the model takes (80, or 128 for large-v3).
+    pub n_mels: usize,
+    /// ISO-639-1 codes the model knows (`["en"]` for English-only models).
+    pub languages: Vec<String>,
+}
+
+/// What to produce from speech.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Text in the spoken language.
+    Transcribe,
+    /// English text, whatever the spoken language (multilingual models only).
+    Translate,
+}
+
+impl std::fmt::Display for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Task::Transcribe => "transcribe",
+            Task::Translate => "translate",
+        })
+    }
+}
+
+/// Decoding options, with OpenAI Whisper's defaults except `condition_on_previous_text`.
+#[derive(Debug, Clone)]
+pub struct TranscribeOptions {
+    /// ISO-639-1 code of the spoken language; `None` detects it from the first window.
+    pub language: Option<String>,
+    pub task: Task,
+    /// Temperatures tried in order until a window's text passes the quality checks; 0 is
+    /// greedy. Default `[0.0, 0.2, 0.4, 0.6, 0.8, 1.0]`.
+    pub temperatures: Vec<f32>,
+    /// Retry at the next temperature when the text's zlib compression ratio is above this
+    /// (a repetition loop). Default `Some(2.4)`.
+    pub compression_ratio_threshold: Option<f32>,
+    /// Retry when the average token log-probability is below this. Default `Some(-1.0)`.
+    pub log_prob_threshold: Option<f32>,
+    /// Skip a window as silence when the no-speech probability is above this and the average
+    /// log-probability is below `log_prob_threshold`. Default `Some(0.6)`.
+    pub no_speech_threshold: Option<f32>,
+    /// Feed each window's text to the next as a prompt. Default `false`: it helps continuity
+    /// but lets one bad window start a repetition loop that runs to the end of the file.
+    pub condition_on_previous_text: bool,
+    /// Text given to the first window as if it had been said before (names, spelling, style).
+    pub initial_prompt: Option<String>,
+    /// Set to `true` from another thread to stop; checked before every decoding step.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Default for TranscribeOptions {
+    fn default() -> Self {
+        TranscribeOptions {
+            language: None,
+            task: Task::Transcribe,
+            temperatures: vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            compression_ratio_threshold: Some(2.4),
+            log_prob_threshold: Some(-1.0),
+            no_speech_threshold: Some(0.6),
+            condition_on_previous_text: false,
+            initial_prompt: None,
+            cancel: None,
+        }
+    }
+}
+
+/// Progress after each 30 s window.
+#[derive(Debug, Clone)]
+pub struct TranscribeProgress {
+    /// Seconds of audio decided so far (transcribed or skipped as silence).
+    pub processed_secs: f64,
+    /// Length of the audio in seconds.
+    pub total_secs: f64,
+}
+
+/// The result of [`super::WhisperModel::transcribe`].
+#[derive(Debug, Clone)]
+pub struct Transcription {
+    /// ISO-639-1 code of the language transcribed (given or detected).
+    pub language: String,
+    /// Probability of the detected language; `None` when the language was given or the model
+    /// is English-only.
+    pub language_probability: Option<f32>,
+    /// Length of the audio in seconds.
+    pub duration_secs: f64,
+    pub segments: Vec<Segment>,
+}
+
+/// One timestamped piece of text, as Whisper delimits it.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub start_secs: f64,
+    /// Clipped to the audio's duration.
+    pub end_secs: f64,
+    /// The text as Whisper gives it, usually with a leading space; callers trim.
+    pub text: String,
+    /// Token ids of the segment, its timestamp tokens included.
+    pub tokens: Vec<u32>,
+    /// Average log-probability of the tokens of the window this segment came from.
+    pub avg_logprob: f32,
+    /// zlib compression ratio of the window's text.
+    pub compression_ratio: f32,
+    /// Probability that the window held no speech.
+    pub no_speech_prob: f32,
+    /// Temperature the window was decoded at (0 unless the fallback was used).
+    pub temperature: f32,
+}

@@ -1,0 +1,359 @@
+//! The transcription loop: 30 s windows over the log-mel spectrogram, each encoded once and
+//! decoded with OpenAI Whisper's fallback policy.
+//!
+//! Per window: decode at the first temperature; when the text compresses too well (a loop) or
+//! its average log-probability is too low, decode again at the next temperature, unless the
+//! window looks like silence (high no-speech probability and low log-probability), which is
+//! then skipped. Segments are clipped to the audio; the seek moves to the end of the last
+//! complete segment so speech cut by the window edge is decoded again in the next window.
+
+use std::sync::atomic::Ordering;
+
+use candle_core::Tensor;
+
+use crate::ModelError;
+use crate::whisper::WhisperModel;
+use crate::whisper::decode::{DecodeResult, WindowDecoder, initial_tokens};
+use crate::whisper::language::{DetectedLanguage, detect_language};
+use crate::whisper::mel::{HOP_LENGTH, N_FRAMES, SAMPLE_RATE};
+use crate::whisper::options::{
+    Segment, Task, TranscribeOptions, TranscribeProgress, Transcription,
+};
+use crate::whisper::sampling::Rng;
+use crate::whisper::segments::split_segments;
+
+/// Above this temperature the window's text is not used as the next window's prompt
+/// (faster-whisper's `prompt_reset_on_temperature`).
+const PROMPT_RESET_ON_TEMPERATURE: f32 = 0.5;
+/// Base seed of the sampling generator; each window and temperature derive their own from it.
+const SAMPLING_SEED: u64 = 0x5EED_0FD4_1570_u64;
+/// Seconds per mel frame.
+const SECS_PER_FRAME: f64 = HOP_LENGTH as f64 / SAMPLE_RATE as f64;
+
+/// The language the SOT sequence names: given, to be detected, or English-only.
+enum LanguageChoice {
+    Given(String),
+    Detect,
+    EnglishOnly,
+}
+
+impl WhisperModel {
+    /// Transcribes 16 kHz mono f32 samples of any length (30 s windows with seeking).
+    ///
+    /// Calls `on_progress` after each window. Decoding is greedy at temperature 0 with
+    /// temperature fallback; sampling at higher temperatures is seeded, so results repeat.
+    ///
+    /// # Errors
+    /// [`ModelError::Cancelled`] soon after `options.cancel` is set;
+    /// [`ModelError::UnsupportedLanguage`] / [`ModelError::UnsupportedTask`] when the model
+    /// cannot do what was asked; [`ModelError::InvalidOptions`] for an empty or negative
+    /// temperature list; [`ModelError::Inference`] when a tensor operation fails.
+    pub fn transcribe(
+        &self,
+        samples: &[f32],
+        options: &TranscribeOptions,
+        on_progress: &mut dyn FnMut(TranscribeProgress),
+    ) -> Result<Transcription, ModelError> {
+        validate(options)?;
+        let choice = self.language_choice(options)?;
+        let cancelled = || {
+            options
+                .cancel
+                .as_ref()
+                .is_some_and(|flag| flag.load(Ordering::Relaxed))
+        };
+        let duration_secs = samples.len() as f64 / SAMPLE_RATE as f64;
+        let mel = self.mel.compute(samples);
+        let content_frames = mel.n_frames;
+
+        let mut all_tokens: Vec<u32> = match options.initial_prompt.as_deref().map(str::trim) {
+            Some(prompt) if !prompt.is_empty() => self.tokenizer.encode(&format!(" {prompt}")),
+            _ => Vec::new(),
+        };
+        let mut prompt_reset_since = 0;
+        let mut detected: Option<DetectedLanguage> = None;
+        let mut segments = Vec::new();
+        let mut seek = 0;
+        while seek < content_frames {
+            if cancelled() {
+                return Err(ModelError::Cancelled);
+            }
+            let segment_frames = N_FRAMES.min(content_frames - seek);
+            let time_offset_secs = seek as f64 * SECS_PER_FRAME;
+            let window = mel.window(seek);
+            let prompt = &all_tokens[prompt_reset_since..];
+            let result = self.pool.install(|| {
+                self.decode_window(window, prompt, &choice, &mut detected, options, seek)
+            })?;
+
+            if is_silence(&result, options) {
+                tracing::debug!(
+                    seek,
+                    no_speech_prob = result.no_speech_prob,
+                    "window skipped as silence"
+                );
+                seek += segment_frames;
+            } else {
+                let split = split_segments(
+                    &result.tokens,
+                    self.tokenizer.special.timestamp_begin,
+                    time_offset_secs,
+                    segment_frames,
+                    N_FRAMES / self.net.hp.n_audio_ctx,
+                );
+                for raw in split.segments {
+                    all_tokens.extend_from_slice(&raw.tokens);
+                    let start_secs = raw.start_secs.min(duration_secs);
+                    let end_secs = raw.end_secs.min(duration_secs);
+                    let text = self.tokenizer.decode(&raw.tokens);
+                    if end_secs <= start_secs || text.trim().is_empty() {
+                        continue;
+                    }
+                    segments.push(Segment {
+                        start_secs,
+                        end_secs,
+                        text,
+                        tokens: raw.tokens,
+                        avg_logprob: result.avg_logprob,
+                        compression_ratio: result.compression_ratio,
+                        no_speech_prob: result.no_speech_prob,
+                        temperature: result.temperature,
+                    });
+                }
+                if !options.condition_on_previous_text
+                    || result.temperature > PROMPT_RESET_ON_TEMPERATURE
+                {
+                    prompt_reset_since = all_tokens.len();
+                }
+                seek += split.advance_frames;
+            }
+            on_progress(TranscribeProgress {
+                processed_secs: (seek as f64 * SECS_PER_FRAME).min(duration_secs),
+                total_secs: duration_secs,
+            });
+        }
+
+        let (language, language_probability) = match (choice, detected) {
+            (LanguageChoice::Given(code), _) => (code, None),
+            (LanguageChoice::EnglishOnly, _) => ("en".to_string(), None),
+            (LanguageChoice::Detect, Some(found)) => (found.code, Some(found.probability)),
+            (LanguageChoice::Detect, None) => ("en".to_string(), None),
+        };
+        Ok(Transcription {
+            language,
+            language_probability,
+            duration_secs,
+            segments,
+        })
+    }
+
+    /// Encodes one window and decodes it, falling back to higher temperatures as needed.
+    fn decode_window(
+        &self,
+        window: Vec<f32>,
+        prompt: &[u32],
+        choice: &LanguageChoice,
+        detected: &mut Option<DetectedLanguage>,
+        options: &TranscribeOptions,
+        seek: usize,
+    ) -> Result<DecodeResult, ModelError> {
+        let mel = Tensor::from_vec(
+            window,
+            (1, self.net.hp.n_mels, N_FRAMES),
+            &candle_core::Device::Cpu,
+        )?;
+        let t0 = std::time::Instant::now();
+        let audio = self.net.encoder.forward(&mel)?;
+        let t1 = std::time::Instant::now();
+        let cross = self.net.decoder.cross_cache(&audio)?;
+        let t2 = std::time::Instant::now();
+        let special = &self.tokenizer.special;
+
+        let mut sot_sequence = vec![special.sot];
+        let language = match choice {
+            LanguageChoice::Given(code) => Some(code.as_str()),
+            LanguageChoice::EnglishOnly => None,
+            LanguageChoice::Detect => {
+                if detected.is_none() {
+                    let found = detect_language(&self.net, special, &cross)?;
+                    tracing::debug!(language = %found.code, probability = found.probability, "language detected");
+                    *detected = Some(found);
+                }
+                detected.as_ref().map(|found| found.code.as_str())
+            }
+        };
+        if let Some(token) = language.and_then(|code| special.language_token(code)) {
+            sot_sequence.push(token);
+            sot_sequence.push(match options.task {
+                Task::Transcribe => special.transcribe,
+                Task::Translate => special.translate,
+            });
+        }
+        let (initial, sot_index) = initial_tokens(
+            special.sot_prev,
+            prompt,
+            &sot_sequence,
+            self.net.hp.n_text_ctx,
+        );
+
+        let decoder = WindowDecoder {
+            net: &self.net,
+            tokenizer: &self.tokenizer,
+            filters: &self.filters,
+            cancel: options.cancel.as_deref(),
+        };
+        let mut last = None;
+        for (attempt, &temperature) in options.temperatures.iter().enumerate() {
+            let mut rng = Rng::new(SAMPLING_SEED ^ ((seek as u64) << 8) ^ attempt as u64);
+            let t3 = std::time::Instant::now();
+            let result = decoder.decode(&cross, &initial, sot_index, temperature, &mut rng)?;
+            #[expect(clippy::print_stderr, reason = "tmp")]
+            {
+                eprintln!(
+                    "TIMING encode {:?} cross {:?} decode {:?} tokens {}",
+                    t1 - t0,
+                    t2 - t1,
+                    t3.elapsed(),
+                    result.tokens.len()
+                );
+            }
+            let retry = needs_fallback(&result, options);
+            if retry {
+                tracing::debug!(
+                    seek,
+                    temperature,
+                    compression_ratio = result.compression_ratio,
+                    avg_logprob = result.avg_logprob,
+                    text = %result.text,
+                    "window decoded again at a higher temperature"
+                );
+            }
+            last = Some(result);
+            if !retry {
+                break;
+            }
+        }
+        last.ok_or_else(|| ModelError::InvalidOptions {
+            reason: "no temperatures to decode with".to_string(),
+        })
+    }
+
+    fn language_choice(&self, options: &TranscribeOptions) -> Result<LanguageChoice, ModelError> {
+        let unsupported = |language: &str| ModelError::UnsupportedLanguage {
+            language: language.to_string(),
+            model: self.info.name.clone(),
+        };
+        if !self.info.multilingual {
+            if options.task == Task::Translate {
+                return Err(ModelError::UnsupportedTask {
+                    task: options.task.to_string(),
+                    model: self.info.name.clone(),
+                });
+            }
+            return match options.language.as_deref() {
+                Some(language) if !language.eq_ignore_ascii_case("en") => {
+                    Err(unsupported(language))
+                }
+                _ => Ok(LanguageChoice::EnglishOnly),
+            };
+        }
+        match options.language.as_deref() {
+            None => Ok(LanguageChoice::Detect),
+            Some(language) => {
+                let code = language.trim().to_ascii_lowercase();
+                if self.tokenizer.special.language_token(&code).is_some() {
+                    Ok(LanguageChoice::Given(code))
+                } else {
+                    Err(unsupported(language))
+                }
+            }
+        }
+    }
+}
+
+fn validate(options: &TranscribeOptions) -> Result<(), ModelError> {
+    if options.temperatures.is_empty() {
+        return Err(ModelError::InvalidOptions {
+            reason: "temperatures is empty".to_string(),
+        });
+    }
+    if let Some(bad) = options
+        .temperatures
+        .iter()
+        .find(|t| !t.is_finite() || **t < 0.0)
+    {
+        return Err(ModelError::InvalidOptions {
+            reason: format!("temperature {bad} is not a non-negative number"),
+        });
+    }
+    Ok(())
+}
+
+/// OpenAI's `decode_with_fallback` test: retry on a loop or low confidence, unless the window
+/// is silence (then the skip test decides).
+fn needs_fallback(result: &DecodeResult, options: &TranscribeOptions) -> bool {
+    let too_repetitive = options
+        .compression_ratio_threshold
+        .is_some_and(|threshold| result.compression_ratio > threshold);
+    let too_unsure = options
+        .log_prob_threshold
+        .is_some_and(|threshold| result.avg_logprob < threshold);
+    let silent = matches!(
+        (options.no_speech_threshold, options.log_prob_threshold),
+        (Some(no_speech), Some(log_prob)) if result.no_speech_prob > no_speech && result.avg_logprob < log_prob
+    );
+    (too_repetitive || too_unsure) && !silent
+}
+
+/// OpenAI's skip test: likely no speech, and not confidently decoded text either.
+fn is_silence(result: &DecodeResult, options: &TranscribeOptions) -> bool {
+    let Some(no_speech) = options.no_speech_threshold else {
+        return false;
+    };
+    let confident = options
+        .log_prob_threshold
+        .is_some_and(|threshold| result.avg_logprob > threshold);
+    result.no_speech_prob > no_speech && !confident
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(no_speech_prob: f32, avg_logprob: f32, compression_ratio: f32) -> DecodeResult {
+        DecodeResult {
+            tokens: Vec::new(),
+            text: String::new(),
+            avg_logprob,
+            no_speech_prob,
+            compression_ratio,
+            temperature: 0.0,
+        }
+    }
+
+    #[test]
+    fn fallback_on_loops_and_low_confidence_but_not_silence() {
+        let options = TranscribeOptions::default();
+        assert!(!needs_fallback(&result(0.1, -0.3, 1.5), &options));
+        assert!(needs_fallback(&result(0.1, -0.3, 3.0), &options));
+        assert!(needs_fallback(&result(0.1, -1.5, 1.5), &options));
+        assert!(!needs_fallback(&result(0.9, -1.5, 1.5), &options));
+    }
+
+    #[test]
+    fn silence_needs_high_no_speech_and_low_confidence() {
+        let options = TranscribeOptions::default();
+        assert!(is_silence(&result(0.9, -1.5, 1.0), &options));
+        assert!(!is_silence(&result(0.9, -0.2, 1.0), &options));
+        assert!(!is_silence(&result(0.3, -1.5, 1.0), &options));
+    }
+
+    #[test]
+    fn empty_or_negative_temperatures_are_rejected() {
+        let mut options = TranscribeOptions::default();
+        options.temperatures.clear();
+        assert!(validate(&options).is_err());
+        options.temperatures = vec![0.0, -0.2];
+        assert!(validate(&options).is_err());
+    }
+}

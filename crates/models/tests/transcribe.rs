@@ -1,0 +1,335 @@
+//! End-to-end transcription with the real Whisper models on real speech.
+//!
+//! Models come from `$DALSTON_MODELS_DIR` (default `~/.cache/dalston/models`) and recordings
+//! from `$DALSTON_TEST_DATA_DIR` (default `~/.cache/dalston/test-data`); both are put there by
+//! `scripts/fetch-models`. Missing files fail the tests rather than skip them.
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use dalston_models::{
+    LoadOptions, ModelError, Task, TranscribeOptions, Transcription, WhisperModel,
+};
+use support::wav::read_wav;
+
+const JFK_TEXT: &str = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
+const MAX_WER: f64 = 0.10;
+
+fn cache_dir(variable: &str, leaf: &str) -> PathBuf {
+    std::env::var_os(variable).map_or_else(
+        || {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/dalston")
+                .join(leaf)
+        },
+        PathBuf::from,
+    )
+}
+
+fn test_data(name: &str) -> PathBuf {
+    let path = cache_dir("DALSTON_TEST_DATA_DIR", "test-data").join(name);
+    assert!(
+        path.exists(),
+        "test recording {} is missing: run scripts/fetch-models (or set DALSTON_TEST_DATA_DIR)",
+        path.display()
+    );
+    path
+}
+
+fn load(name: &str) -> WhisperModel {
+    let dir = cache_dir("DALSTON_MODELS_DIR", "models").join(name);
+    assert!(
+        dir.join("model.bin").is_file(),
+        "model {} is missing: run scripts/fetch-models (or set DALSTON_MODELS_DIR)",
+        dir.display()
+    );
+    WhisperModel::load(&dir, &LoadOptions { threads: 0 }).expect("model loads")
+}
+
+fn base() -> &'static WhisperModel {
+    static MODEL: OnceLock<WhisperModel> = OnceLock::new();
+    MODEL.get_or_init(|| load("whisper-base"))
+}
+
+fn tiny_en() -> &'static WhisperModel {
+    static MODEL: OnceLock<WhisperModel> = OnceLock::new();
+    MODEL.get_or_init(|| load("whisper-tiny.en"))
+}
+
+fn samples(name: &str) -> Vec<f32> {
+    let (samples, rate) = read_wav(&test_data(name)).unwrap();
+    assert_eq!(rate, 16_000, "{name} must be 16 kHz");
+    samples
+}
+
+fn transcribe(model: &WhisperModel, samples: &[f32], options: &TranscribeOptions) -> Transcription {
+    model.transcribe(samples, options, &mut |_| {}).unwrap()
+}
+
+fn text(result: &Transcription) -> String {
+    result.segments.iter().map(|s| s.text.as_str()).collect()
+}
+
+/// Lower case, words only: hyphens split words, other punctuation goes, and the title
+/// abbreviations Whisper writes are spelled out as the LibriSpeech-style references do.
+fn normalise(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .replace('-', " ")
+        .chars()
+        .filter(|c| c.is_alphanumeric() || c.is_whitespace() || *c == '\'')
+        .collect::<String>()
+        .split_whitespace()
+        .map(|word| match word {
+            "mr" => "mister".to_string(),
+            "mrs" => "missus".to_string(),
+            "dr" => "doctor".to_string(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+/// Word edit distance between reference and hypothesis.
+fn word_errors(reference: &[String], hypothesis: &[String]) -> usize {
+    let mut previous: Vec<usize> = (0..=hypothesis.len()).collect();
+    for (i, r) in reference.iter().enumerate() {
+        let mut current = vec![i + 1; hypothesis.len() + 1];
+        for (j, h) in hypothesis.iter().enumerate() {
+            let substitution = previous[j] + usize::from(r != h);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[hypothesis.len()]
+}
+
+fn wer(reference: &str, hypothesis: &str) -> f64 {
+    let reference = normalise(reference);
+    word_errors(&reference, &normalise(hypothesis)) as f64 / reference.len().max(1) as f64
+}
+
+/// (file name, reference text) of the LibriVox clips, from their `transcription` file.
+fn librivox() -> Vec<(String, String)> {
+    let listing = std::fs::read_to_string(test_data("librivox/transcription")).unwrap();
+    listing
+        .lines()
+        .filter_map(|line| {
+            let (text, id) = line.rsplit_once(" (")?;
+            let text = text
+                .trim()
+                .trim_start_matches("<s>")
+                .trim_end_matches("</s>")
+                .trim();
+            Some((
+                format!("librivox/{}.wav", id.trim_end_matches(')')),
+                text.to_string(),
+            ))
+        })
+        .collect()
+}
+
+fn assert_clean_segments(result: &Transcription) {
+    let mut previous_end = 0.0;
+    for segment in &result.segments {
+        assert!(
+            segment.start_secs >= previous_end - 1e-6,
+            "segments overlap: {:?}",
+            result.segments
+        );
+        assert!(segment.end_secs > segment.start_secs);
+        assert!(segment.end_secs <= result.duration_secs + 1e-9);
+        assert!(!segment.text.trim().is_empty());
+        previous_end = segment.end_secs;
+    }
+}
+
+#[test]
+fn normaliser_and_wer_behave() {
+    assert_eq!(
+        normalise("Mr. Dashwood's ill-disposed!"),
+        vec!["mister", "dashwood's", "ill", "disposed"]
+    );
+    assert_eq!(wer("a b c d", "a x c"), 0.5);
+}
+
+#[test]
+fn base_transcribes_jfk_and_detects_english() {
+    let result = transcribe(base(), &samples("jfk.wav"), &TranscribeOptions::default());
+    let hypothesis = text(&result);
+    let error_rate = wer(JFK_TEXT, &hypothesis);
+    assert!(error_rate <= MAX_WER, "WER {error_rate:.3}: {hypothesis}");
+    assert_eq!(result.language, "en");
+    assert!(result.language_probability.unwrap() > 0.5);
+    assert!((result.duration_secs - 11.0).abs() < 0.01);
+    assert_clean_segments(&result);
+}
+
+#[test]
+fn tiny_en_transcribes_jfk() {
+    let result = transcribe(
+        tiny_en(),
+        &samples("jfk.wav"),
+        &TranscribeOptions::default(),
+    );
+    let hypothesis = text(&result);
+    let error_rate = wer(JFK_TEXT, &hypothesis);
+    assert!(error_rate <= MAX_WER, "WER {error_rate:.3}: {hypothesis}");
+    assert_eq!(result.language, "en");
+    assert_eq!(result.language_probability, None);
+    assert_clean_segments(&result);
+}
+
+fn librivox_wer(model: &WhisperModel) -> f64 {
+    let (mut errors, mut words) = (0, 0);
+    for (file, reference) in librivox() {
+        let options = TranscribeOptions {
+            language: Some("en".to_string()),
+            ..TranscribeOptions::default()
+        };
+        let result = transcribe(model, &samples(&file), &options);
+        let reference = normalise(&reference);
+        errors += word_errors(&reference, &normalise(&text(&result)));
+        words += reference.len();
+        assert_clean_segments(&result);
+    }
+    assert!(words > 50, "too few LibriVox words: {words}");
+    errors as f64 / words as f64
+}
+
+#[test]
+fn base_transcribes_librivox() {
+    let error_rate = librivox_wer(base());
+    assert!(error_rate <= MAX_WER, "WER {error_rate:.3}");
+}
+
+#[test]
+fn tiny_en_transcribes_librivox() {
+    let error_rate = librivox_wer(tiny_en());
+    assert!(error_rate <= MAX_WER, "WER {error_rate:.3}");
+}
+
+#[test]
+fn silence_gives_no_text() {
+    let silence = vec![0.0f32; 5 * 16_000];
+    for model in [base(), tiny_en()] {
+        let result = transcribe(model, &silence, &TranscribeOptions::default());
+        assert!(
+            result.segments.is_empty(),
+            "{}: {:?}",
+            model.info().name,
+            result.segments
+        );
+        assert!((result.duration_secs - 5.0).abs() < 1e-9);
+    }
+    let empty = transcribe(base(), &[], &TranscribeOptions::default());
+    assert!(empty.segments.is_empty());
+}
+
+#[test]
+fn long_audio_is_windowed_and_reports_progress() {
+    // jfk three times with a second of silence between: 36 s, two windows at least.
+    let jfk = samples("jfk.wav");
+    let mut long = Vec::new();
+    for _ in 0..3 {
+        long.extend_from_slice(&jfk);
+        long.extend(std::iter::repeat_n(0.0, 16_000));
+    }
+    let mut progress = Vec::new();
+    let result = tiny_en()
+        .transcribe(&long, &TranscribeOptions::default(), &mut |p| {
+            progress.push(p)
+        })
+        .unwrap();
+    assert!(progress.len() >= 2, "{progress:?}");
+    assert!(
+        progress
+            .windows(2)
+            .all(|w| w[0].processed_secs <= w[1].processed_secs)
+    );
+    let last = progress.last().unwrap();
+    assert!((last.processed_secs - last.total_secs).abs() < 1e-6);
+    let hypothesis = text(&result);
+    let reference = [JFK_TEXT; 3].join(" ");
+    let error_rate = wer(&reference, &hypothesis);
+    assert!(error_rate <= MAX_WER, "WER {error_rate:.3}: {hypothesis}");
+    assert!(result.segments.last().unwrap().start_secs > 24.0);
+    assert_clean_segments(&result);
+}
+
+#[test]
+fn cancel_stops_transcription() {
+    let jfk = samples("jfk.wav");
+    let long: Vec<f32> = jfk.iter().copied().cycle().take(jfk.len() * 6).collect();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let options = TranscribeOptions {
+        cancel: Some(Arc::clone(&cancel)),
+        ..TranscribeOptions::default()
+    };
+    let mut windows = 0;
+    let result = tiny_en().transcribe(&long, &options, &mut |_| {
+        windows += 1;
+        cancel.store(true, Ordering::Relaxed);
+    });
+    assert!(matches!(result, Err(ModelError::Cancelled)), "{result:?}");
+    assert_eq!(windows, 1);
+}
+
+#[test]
+fn unsupported_requests_are_errors() {
+    let audio = vec![0.0f32; 16_000];
+    let translate = TranscribeOptions {
+        task: Task::Translate,
+        ..TranscribeOptions::default()
+    };
+    assert!(matches!(
+        tiny_en().transcribe(&audio, &translate, &mut |_| {}),
+        Err(ModelError::UnsupportedTask { .. })
+    ));
+    let french = TranscribeOptions {
+        language: Some("fr".to_string()),
+        ..TranscribeOptions::default()
+    };
+    assert!(matches!(
+        tiny_en().transcribe(&audio, &french, &mut |_| {}),
+        Err(ModelError::UnsupportedLanguage { .. })
+    ));
+    let klingon = TranscribeOptions {
+        language: Some("tlh".to_string()),
+        ..TranscribeOptions::default()
+    };
+    assert!(matches!(
+        base().transcribe(&audio, &klingon, &mut |_| {}),
+        Err(ModelError::UnsupportedLanguage { .. })
+    ));
+}
+
+#[test]
+fn model_info_describes_the_model() {
+    let info = base().info();
+    assert_eq!(info.name, "whisper-base");
+    assert!(info.multilingual);
+    assert_eq!(info.n_mels, 80);
+    assert_eq!(info.languages.len(), 99);
+    assert!(info.languages.iter().any(|l| l == "de"));
+    let info = tiny_en().info();
+    assert!(!info.multilingual);
+    assert_eq!(info.languages, vec!["en".to_string()]);
+}
+
+#[test]
+fn sampling_is_deterministic_and_prompts_are_accepted() {
+    let audio = samples("jfk.wav");
+    let options = TranscribeOptions {
+        temperatures: vec![0.6],
+        initial_prompt: Some("President Kennedy's inaugural address.".to_string()),
+        ..TranscribeOptions::default()
+    };
+    let first = transcribe(tiny_en(), &audio, &options);
+    let second = transcribe(tiny_en(), &audio, &options);
+    assert_eq!(text(&first), text(&second));
+    assert!(first.segments.iter().all(|s| s.temperature == 0.6));
+    assert!(wer(JFK_TEXT, &text(&first)) <= 0.3, "{}", text(&first));
+}

@@ -1,0 +1,372 @@
+//! The orchestrator: it owns job state.
+//!
+//! Planning is pure ([`dalston_core::dag`]); this crate applies the plan's actions to the store
+//! and the queue. It is a step function, [`Orchestrator::evaluate_job`], driven by task-change
+//! events (an in-process channel in the embedded mode) plus a periodic sweep that re-evaluates
+//! every active job, so a lost event or a restart never leaves a job stuck: on start-up the
+//! sweep resumes every job where it stopped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dalston_core::dag::{DagAction, TaskView, next_actions};
+use dalston_core::{JobEvent, JobId, JobStatus, TaskStatus};
+use dalston_queue::{TaskMessage, TaskQueue};
+use dalston_store::clock::now_ms;
+use dalston_store::{
+    BlobKey, BlobStore, JobRecord, JobUpdate, MetadataStore, StoreError, TaskRecord, TaskUpdate,
+};
+use tokio::sync::{mpsc, watch};
+
+/// Artifact name of the transcript written by the merge stage.
+pub const TRANSCRIPT_ARTIFACT: &str = "transcript.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestratorError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] dalston_queue::QueueError),
+}
+
+#[derive(Clone)]
+pub struct Orchestrator {
+    store: Arc<dyn MetadataStore>,
+    queue: Arc<dyn TaskQueue>,
+    blobs: BlobStore,
+}
+
+impl std::fmt::Debug for Orchestrator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orchestrator").finish_non_exhaustive()
+    }
+}
+
+fn task_view(task: &TaskRecord) -> TaskView {
+    TaskView {
+        id: task.id.clone(),
+        stage: task.stage,
+        status: task.status,
+        required: task.required,
+        depends_on: task.depends_on.clone(),
+        error: task.error.clone(),
+    }
+}
+
+impl Orchestrator {
+    pub fn new(store: Arc<dyn MetadataStore>, queue: Arc<dyn TaskQueue>, blobs: BlobStore) -> Self {
+        Self {
+            store,
+            queue,
+            blobs,
+        }
+    }
+
+    /// Serves events until `shutdown`; sweeps all active jobs at start and every `sweep_every`.
+    pub async fn run(
+        self,
+        mut events: mpsc::UnboundedReceiver<JobId>,
+        sweep_every: Duration,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut sweep = tokio::time::interval(sweep_every);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = sweep.tick() => {
+                    if let Err(error) = self.sweep().await {
+                        tracing::error!(error = %error, "orchestrator sweep failed");
+                    }
+                }
+                Some(job_id) = events.recv() => {
+                    // Coalesce a burst of events (progress updates) into one evaluation per job.
+                    let mut pending = vec![job_id];
+                    while let Ok(more) = events.try_recv() {
+                        if !pending.contains(&more) {
+                            pending.push(more);
+                        }
+                    }
+                    for job_id in pending {
+                        if let Err(error) = self.evaluate_job(&job_id).await {
+                            tracing::error!(job_id = %job_id, error = %error, "job evaluation failed");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fails the tasks of dead-lettered messages, then re-evaluates every active job.
+    ///
+    /// # Errors
+    /// Store or queue failures.
+    pub async fn sweep(&self) -> Result<(), OrchestratorError> {
+        for dead in self.queue.take_dead_letters().await? {
+            let Some(task) = self.store.get_task(&dead.task_id).await? else {
+                continue;
+            };
+            let to = if task.required {
+                TaskStatus::Failed
+            } else {
+                TaskStatus::Skipped
+            };
+            let error = format!(
+                "the worker running this task stopped responding {} times",
+                dead.deliveries
+            );
+            let update = TaskUpdate {
+                error: Some(error),
+                completed_at_ms: Some(now_ms()),
+                ..Default::default()
+            };
+            self.store
+                .transition_task(
+                    &task.id,
+                    &[TaskStatus::Ready, TaskStatus::Running],
+                    to,
+                    &update,
+                )
+                .await?;
+        }
+        for job_id in self.store.active_job_ids().await? {
+            self.evaluate_job(&job_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies the next actions of one job until none is left.
+    ///
+    /// # Errors
+    /// Store or queue failures (the next sweep tries again).
+    #[tracing::instrument(skip_all, fields(job_id = %job_id))]
+    pub async fn evaluate_job(&self, job_id: &JobId) -> Result<(), OrchestratorError> {
+        // Each round applies actions whose effects may enable more (a skip unblocks merge);
+        // the bound only guards against a planning bug looping forever.
+        for _ in 0..16 {
+            let Some(job) = self.store.get_job(job_id).await? else {
+                return Ok(());
+            };
+            let tasks = self.store.tasks_for_job(job_id).await?;
+            self.ensure_ready_tasks_are_queued(&job, &tasks).await?;
+            let views: Vec<TaskView> = tasks.iter().map(task_view).collect();
+            let actions = next_actions(job.status, &views);
+            if actions.is_empty() {
+                return Ok(());
+            }
+            for action in actions {
+                self.apply(&job, &tasks, action).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Enqueuing is idempotent, so every evaluation makes sure each ready task has a message:
+    /// a crash between marking a task ready and enqueuing it is repaired here.
+    async fn ensure_ready_tasks_are_queued(
+        &self,
+        job: &JobRecord,
+        tasks: &[TaskRecord],
+    ) -> Result<(), OrchestratorError> {
+        if job.status.is_terminal() || job.status == JobStatus::Cancelling {
+            return Ok(());
+        }
+        for task in tasks.iter().filter(|task| task.status == TaskStatus::Ready) {
+            self.queue
+                .enqueue(TaskMessage {
+                    task_id: task.id.clone(),
+                    job_id: job.id.clone(),
+                    stage: task.stage,
+                    delay: Duration::ZERO,
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn apply(
+        &self,
+        job: &JobRecord,
+        tasks: &[TaskRecord],
+        action: DagAction,
+    ) -> Result<(), OrchestratorError> {
+        match action {
+            DagAction::Enqueue(task_id) => {
+                let update = TaskUpdate {
+                    ready_at_ms: Some(now_ms()),
+                    ..Default::default()
+                };
+                if self
+                    .store
+                    .transition_task(&task_id, &[TaskStatus::Pending], TaskStatus::Ready, &update)
+                    .await?
+                    && let Some(task) = tasks.iter().find(|task| task.id == task_id)
+                {
+                    tracing::debug!(stage = %task.stage, "task ready");
+                    self.queue
+                        .enqueue(TaskMessage {
+                            task_id,
+                            job_id: job.id.clone(),
+                            stage: task.stage,
+                            delay: Duration::ZERO,
+                        })
+                        .await?;
+                }
+            }
+            DagAction::Skip(task_id) => {
+                let update = TaskUpdate {
+                    completed_at_ms: Some(now_ms()),
+                    ..Default::default()
+                };
+                self.store
+                    .transition_task(
+                        &task_id,
+                        &[TaskStatus::Pending],
+                        TaskStatus::Skipped,
+                        &update,
+                    )
+                    .await?;
+            }
+            DagAction::Cancel(task_id) => {
+                let update = TaskUpdate {
+                    completed_at_ms: Some(now_ms()),
+                    ..Default::default()
+                };
+                self.store
+                    .transition_task(
+                        &task_id,
+                        &[TaskStatus::Pending, TaskStatus::Ready],
+                        TaskStatus::Cancelled,
+                        &update,
+                    )
+                    .await?;
+            }
+            DagAction::StartJob => {
+                let update = JobUpdate {
+                    started_at_ms: Some(now_ms()),
+                    ..Default::default()
+                };
+                self.transition_job(job, JobEvent::Start, &update).await?;
+            }
+            DagAction::CompleteJob => {
+                let transcript_key = tasks
+                    .iter()
+                    .find(|task| task.stage == dalston_core::Stage::Merge)
+                    .map(|merge| BlobKey::task_artifact(&job.id, &merge.id, TRANSCRIPT_ARTIFACT));
+                let update = JobUpdate {
+                    transcript_blob_key: transcript_key,
+                    completed_at_ms: Some(now_ms()),
+                    ..Default::default()
+                };
+                if self
+                    .transition_job(job, JobEvent::Complete, &update)
+                    .await?
+                {
+                    tracing::info!("job completed");
+                }
+            }
+            DagAction::FailJob { reason } => {
+                let update = JobUpdate {
+                    error: Some(reason.clone()),
+                    completed_at_ms: Some(now_ms()),
+                    ..Default::default()
+                };
+                if self.transition_job(job, JobEvent::Fail, &update).await? {
+                    tracing::info!(reason = %reason, "job failed");
+                    self.queue.remove_job(&job.id).await?;
+                }
+            }
+            DagAction::FinishCancel => {
+                let update = JobUpdate {
+                    completed_at_ms: Some(now_ms()),
+                    ..Default::default()
+                };
+                if self
+                    .transition_job(job, JobEvent::Cancelled, &update)
+                    .await?
+                {
+                    tracing::info!("job cancelled");
+                    self.queue.remove_job(&job.id).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Persists a job transition decided by the core state machine, guarded by the state it was
+    /// decided from. `false` when the state machine or the guard refused.
+    async fn transition_job(
+        &self,
+        job: &JobRecord,
+        event: JobEvent,
+        update: &JobUpdate,
+    ) -> Result<bool, OrchestratorError> {
+        let Ok(next) = job.status.on(event) else {
+            tracing::debug!(status = %job.status, event = ?event, "ignoring an event the job state does not allow");
+            return Ok(false);
+        };
+        Ok(self
+            .store
+            .transition_job(&job.id, &[job.status], next, update)
+            .await?)
+    }
+
+    /// Requests cancellation: a pending job is cancelled at once, a running one goes through
+    /// `cancelling` until its running task stops. Returns the job's new status, or `None` when
+    /// the job is already terminal.
+    ///
+    /// # Errors
+    /// Store or queue failures.
+    pub async fn cancel_job(
+        &self,
+        job: &JobRecord,
+    ) -> Result<Option<JobStatus>, OrchestratorError> {
+        let Ok(next) = job.status.on(JobEvent::Cancel) else {
+            return Ok(None);
+        };
+        let update = JobUpdate {
+            completed_at_ms: (next == JobStatus::Cancelled).then(now_ms),
+            ..Default::default()
+        };
+        if !self
+            .store
+            .transition_job(&job.id, &[job.status], next, &update)
+            .await?
+        {
+            // Raced with another transition; report the state as it is now.
+            return Ok(self.store.get_job(&job.id).await?.map(|job| job.status));
+        }
+        self.queue.remove_job(&job.id).await?;
+        if next == JobStatus::Cancelled {
+            for task in self.store.tasks_for_job(&job.id).await? {
+                let update = TaskUpdate {
+                    completed_at_ms: Some(now_ms()),
+                    ..Default::default()
+                };
+                self.store
+                    .transition_task(
+                        &task.id,
+                        &[TaskStatus::Pending, TaskStatus::Ready],
+                        TaskStatus::Cancelled,
+                        &update,
+                    )
+                    .await?;
+            }
+        }
+        self.evaluate_job(&job.id).await?;
+        Ok(Some(next))
+    }
+
+    /// Deletes a terminal job with its audio and artifacts.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn delete_job(&self, job: &JobRecord) -> Result<(), OrchestratorError> {
+        self.queue.remove_job(&job.id).await?;
+        self.blobs
+            .delete_prefix(&BlobKey::job_prefix(&job.id))
+            .await?;
+        self.store.delete_job(&job.id).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,345 @@
+//! The one typed configuration, loaded once at start-up.
+//!
+//! Layers, later ones winning: built-in defaults → `dalston.toml` in the working directory (or
+//! the file given with `--config`) → `DALSTON_*` environment variables (`__` nests:
+//! `DALSTON_LIMITS__MAX_UPLOAD_BYTES`) → command-line flags. [`Config::validate`] refuses to
+//! start with a message that names the bad value. Nothing else in Dalston reads the environment.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// Names of the environment variables users and deployment scripts rely on.
+pub mod env {
+    pub const DATA_DIR: &str = "DALSTON_DATA_DIR";
+    pub const MODELS_DIR: &str = "DALSTON_MODELS_DIR";
+    pub const ADMIN_KEY: &str = "DALSTON_ADMIN_KEY";
+    pub const DATABASE_URL: &str = "DALSTON_DATABASE_URL";
+    pub const QUEUE_URL: &str = "DALSTON_QUEUE_URL";
+    pub const STORAGE_URL: &str = "DALSTON_STORAGE_URL";
+    /// Prefix of every other setting (`DALSTON_SERVER__PORT`, `DALSTON_LIMITS__MAX_UPLOAD_BYTES`).
+    pub const PREFIX: &str = "DALSTON_";
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub server: ServerConfig,
+    /// Where the embedded database, blobs and the generated admin key live.
+    pub data_dir: PathBuf,
+    /// Where model directories (`whisper-base/`, `whisper-tiny.en/`) are found.
+    pub models_dir: PathBuf,
+    /// `sqlite://…` (embedded). Default: `sqlite://<data dir>/dalston.db`.
+    pub database_url: Option<String>,
+    /// `embedded`. Default: `embedded`.
+    pub queue_url: Option<String>,
+    /// `file://…`. Default: `file://<data dir>/blobs`.
+    pub storage_url: Option<String>,
+    pub limits: LimitsConfig,
+    pub auth: AuthConfig,
+    pub engine: EngineConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    pub host: IpAddr,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimitsConfig {
+    /// Largest upload accepted on the native API, in bytes (413 above).
+    pub max_upload_bytes: u64,
+    /// Longest audio accepted, in seconds (400 above).
+    pub max_audio_duration_secs: f64,
+    /// Largest non-file multipart field, in bytes.
+    pub max_form_field_bytes: usize,
+    /// Jobs a key may have pending or running at once (429 above).
+    pub max_active_jobs_per_key: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// API keys are required (the default).
+    Required,
+    /// No authentication: local development only, refused on a non-loopback address.
+    None,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    pub mode: AuthMode,
+    /// The admin key to create on first start (`DALSTON_ADMIN_KEY`); generated when absent.
+    #[serde(skip_serializing)]
+    pub admin_key: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EngineConfig {
+    /// Model used when a request says `auto` or nothing.
+    pub default_model: String,
+    /// Inference threads; 0 lets the engine decide.
+    pub threads: usize,
+    /// Seconds a task lease lasts without a heartbeat.
+    pub lease_secs: u64,
+    /// Attempts per task before it fails.
+    pub max_attempts: u32,
+    /// Whether prepare may call an `ffmpeg` binary for formats the built-in decoders lack.
+    pub ffmpeg_fallback: bool,
+    /// Whether `serve` runs the engines in-process (false for a gateway-only process).
+    pub run_engines: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 8000,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 2 * 1024 * 1024 * 1024,
+            max_audio_duration_secs: 10.0 * 3600.0,
+            max_form_field_bytes: 64 * 1024,
+            max_active_jobs_per_key: 100,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            mode: AuthMode::Required,
+            admin_key: None,
+        }
+    }
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            default_model: "whisper-base".into(),
+            threads: 0,
+            lease_secs: 30,
+            max_attempts: 3,
+            ffmpeg_fallback: true,
+            run_engines: true,
+        }
+    }
+}
+
+fn home_cache(sub: &str) -> PathBuf {
+    std::env::var_os("HOME").map_or_else(
+        || PathBuf::from(".dalston").join(sub),
+        |home| PathBuf::from(home).join(".cache").join("dalston").join(sub),
+    )
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            data_dir: home_cache("data"),
+            models_dir: home_cache("models"),
+            database_url: None,
+            queue_url: None,
+            storage_url: None,
+            limits: LimitsConfig::default(),
+            auth: AuthConfig::default(),
+            engine: EngineConfig::default(),
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers' value.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerOverrides>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthOverrides>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ServerOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthOverrides {
+    pub mode: AuthMode,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The storage backends, resolved from the URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backends {
+    pub database_url: String,
+    pub storage_url: String,
+}
+
+impl Config {
+    /// Loads the layers described in the module docs.
+    ///
+    /// # Errors
+    /// A value of the wrong type in a file or variable (the message names its source).
+    pub fn load(config_file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let file = config_file.map_or_else(|| PathBuf::from("dalston.toml"), Path::to_path_buf);
+        let figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            // DALSTON_DATA_DIR → data_dir, DALSTON_LIMITS__MAX_UPLOAD_BYTES → limits.max_upload_bytes.
+            .merge(Env::prefixed(env::PREFIX).split("__"))
+            .merge(
+                Env::raw()
+                    .only(&[env::ADMIN_KEY])
+                    .map(|_| "auth.admin_key".into()),
+            )
+            .merge(Serialized::defaults(overrides));
+        let config: Config = figment.extract().map_err(Box::new)?;
+        Ok(config)
+    }
+
+    /// Checks what types cannot, and resolves the backend URLs.
+    ///
+    /// # Errors
+    /// The first problem found, in words a user can act on.
+    pub fn validate(&self) -> Result<Backends, ConfigError> {
+        let invalid = |message: String| Err(ConfigError::Invalid(message));
+        if self.auth.mode == AuthMode::None && !self.server.host.is_loopback() {
+            return invalid(format!(
+                "auth mode `none` is for local development only and refuses to listen on {}; use 127.0.0.1 or enable API keys",
+                self.server.host
+            ));
+        }
+        if self.limits.max_upload_bytes == 0 || self.limits.max_audio_duration_secs <= 0.0 {
+            return invalid(
+                "limits.max_upload_bytes and limits.max_audio_duration_secs must be positive"
+                    .into(),
+            );
+        }
+        if self.engine.lease_secs < 2 {
+            return invalid("engine.lease_secs must be at least 2 seconds".into());
+        }
+        if self.engine.max_attempts == 0 {
+            return invalid("engine.max_attempts must be at least 1".into());
+        }
+        let database_url = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("dalston.db").display()));
+        if !database_url.starts_with("sqlite:") {
+            return invalid(format!(
+                "{}={database_url:?} is not supported by this build: only sqlite:// (the embedded mode) is available",
+                env::DATABASE_URL
+            ));
+        }
+        match self.queue_url.as_deref() {
+            None | Some("embedded") => {}
+            Some(other) => {
+                return invalid(format!(
+                    "{}={other:?} is not supported by this build: only `embedded` is available",
+                    env::QUEUE_URL
+                ));
+            }
+        }
+        let storage_url = self
+            .storage_url
+            .clone()
+            .unwrap_or_else(|| format!("file://{}", self.data_dir.join("blobs").display()));
+        if !storage_url.starts_with("file://") {
+            return invalid(format!(
+                "{}={storage_url:?} is not supported by this build: only file:// is available",
+                env::STORAGE_URL
+            ));
+        }
+        Ok(Backends {
+            database_url,
+            storage_url,
+        })
+    }
+
+    pub fn bind_address(&self) -> SocketAddr {
+        SocketAddr::new(self.server.host, self.server.port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_point_into_the_data_dir() {
+        let config = Config {
+            data_dir: PathBuf::from("/srv/dalston"),
+            ..Config::default()
+        };
+        let backends = config.validate().expect("valid");
+        assert_eq!(backends.database_url, "sqlite:///srv/dalston/dalston.db");
+        assert_eq!(backends.storage_url, "file:///srv/dalston/blobs");
+        assert_eq!(config.bind_address().to_string(), "127.0.0.1:8000");
+    }
+
+    #[test]
+    fn no_auth_is_refused_off_loopback() {
+        let mut config = Config::default();
+        config.auth.mode = AuthMode::None;
+        assert!(config.validate().is_ok());
+        config.server.host = IpAddr::from([0, 0, 0, 0]);
+        let error = config.validate().expect_err("refused").to_string();
+        assert!(error.contains("local development only"), "{error}");
+    }
+
+    #[test]
+    fn unsupported_backends_are_named() {
+        let config = Config {
+            queue_url: Some("redis://localhost".into()),
+            ..Config::default()
+        };
+        let error = config.validate().expect_err("refused").to_string();
+        assert!(error.contains("DALSTON_QUEUE_URL"), "{error}");
+    }
+
+    #[test]
+    fn overrides_win_over_defaults() {
+        let overrides = Overrides {
+            server: Some(ServerOverrides {
+                host: None,
+                port: Some(9999),
+            }),
+            data_dir: Some(PathBuf::from("/tmp/x")),
+            ..Overrides::default()
+        };
+        let config =
+            Config::load(Some(Path::new("/nonexistent/dalston.toml")), &overrides).expect("loads");
+        assert_eq!(config.server.port, 9999);
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+    }
+}

@@ -1,0 +1,19 @@
+//! The Dalston server: configuration, the HTTP gateway (axum), and the [`Application`] that wires
+//! the stores, the queue, the orchestrator and the in-process engines together for
+//! `dalston serve`.
+//!
+//! Handlers are thin: they authenticate (see [`auth`]), validate, and call the store, the
+//! orchestrator or the blob store. Everything long-running happens in engines, off the request.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+pub mod upload;
+
+pub use app::Application;
+pub use config::Config;

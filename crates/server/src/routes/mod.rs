@@ -1,0 +1,224 @@
+//! The route table: every route with the access it demands, in one list.
+//!
+//! The router, the OpenAPI document and the authorisation test are all built from [`routes`],
+//! so a route cannot exist without a declared [`Access`].
+
+mod jobs;
+mod keys;
+mod system;
+mod views;
+
+use std::sync::Arc;
+
+use axum::http::Method;
+use axum::routing::{MethodRouter, delete, get, post};
+use axum::{Router, middleware};
+
+use crate::auth::{self, Access, Scope};
+use crate::state::AppState;
+
+/// One route as documented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: Method,
+    /// axum path syntax: `/v1/audio/transcriptions/{job_id}`.
+    pub path: &'static str,
+    pub access: Access,
+    pub summary: &'static str,
+}
+
+/// Collects routes and their specs together.
+struct RouteTable {
+    router: Router<Arc<AppState>>,
+    specs: Vec<RouteSpec>,
+}
+
+impl RouteTable {
+    fn add(
+        mut self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        summary: &'static str,
+        handler: MethodRouter<Arc<AppState>>,
+    ) -> Self {
+        let handler = match access {
+            Access::Public => handler,
+            access => handler.route_layer(middleware::from_fn(move |request, next| {
+                auth::require(access, request, next)
+            })),
+        };
+        self.router = self.router.route(path, handler);
+        self.specs.push(RouteSpec {
+            method,
+            path,
+            access,
+            summary,
+        });
+        self
+    }
+}
+
+use Access::{Authenticated, Public};
+const READ: Access = Access::Scope(Scope::JobsRead);
+const WRITE: Access = Access::Scope(Scope::JobsWrite);
+const ADMIN: Access = Access::Scope(Scope::Admin);
+
+fn table() -> RouteTable {
+    let jobs = "/v1/audio/transcriptions";
+    let job = "/v1/audio/transcriptions/{job_id}";
+    RouteTable {
+        router: Router::new(),
+        specs: Vec::new(),
+    }
+    .add(
+        Method::GET,
+        "/health",
+        Public,
+        "Process is up",
+        get(system::health),
+    )
+    .add(
+        Method::GET,
+        "/ready",
+        Public,
+        "Database, storage, queue and engines are usable",
+        get(system::ready),
+    )
+    .add(
+        Method::GET,
+        "/openapi.json",
+        Authenticated,
+        "This API's OpenAPI document",
+        get(system::openapi),
+    )
+    .add(
+        Method::GET,
+        "/v1/status",
+        READ,
+        "Queue depth, jobs by status, engines",
+        get(system::status),
+    )
+    .add(
+        Method::GET,
+        "/v1/models",
+        READ,
+        "Installed models",
+        get(system::models),
+    )
+    .add(
+        Method::GET,
+        "/v1/engines",
+        READ,
+        "Engines of this deployment",
+        get(system::engines),
+    )
+    .add(
+        Method::POST,
+        jobs,
+        WRITE,
+        "Create a transcription job (multipart upload)",
+        post(jobs::create),
+    )
+    .add(
+        Method::GET,
+        jobs,
+        READ,
+        "List jobs, newest first (cursor pagination)",
+        get(jobs::list),
+    )
+    .add(
+        Method::GET,
+        job,
+        READ,
+        "Job status, progress, stages and transcript",
+        get(jobs::get_one),
+    )
+    .add(
+        Method::DELETE,
+        job,
+        WRITE,
+        "Delete a finished job with its audio and artifacts",
+        delete(jobs::delete_one),
+    )
+    .add(
+        Method::POST,
+        "/v1/audio/transcriptions/{job_id}/cancel",
+        WRITE,
+        "Cancel a job",
+        post(jobs::cancel),
+    )
+    .add(
+        Method::GET,
+        "/v1/audio/transcriptions/{job_id}/tasks",
+        READ,
+        "The job's task DAG",
+        get(jobs::tasks),
+    )
+    .add(
+        Method::GET,
+        "/v1/audio/transcriptions/{job_id}/export/{format}",
+        READ,
+        "Export the transcript as srt, vtt, txt or json",
+        get(jobs::export),
+    )
+    .add(
+        Method::GET,
+        "/v1/audio/transcriptions/{job_id}/audio",
+        READ,
+        "Download the original audio",
+        get(jobs::audio),
+    )
+    .add(
+        Method::DELETE,
+        "/v1/audio/transcriptions/{job_id}/audio",
+        WRITE,
+        "Delete the original audio, keep the transcript",
+        delete(jobs::delete_audio),
+    )
+    .add(
+        Method::POST,
+        "/auth/keys",
+        ADMIN,
+        "Create an API key (the secret is shown once)",
+        post(keys::create),
+    )
+    .add(
+        Method::GET,
+        "/auth/keys",
+        ADMIN,
+        "List API keys",
+        get(keys::list),
+    )
+    .add(
+        Method::GET,
+        "/auth/keys/{key_id}",
+        ADMIN,
+        "One API key",
+        get(keys::get_one),
+    )
+    .add(
+        Method::DELETE,
+        "/auth/keys/{key_id}",
+        ADMIN,
+        "Revoke an API key",
+        delete(keys::revoke),
+    )
+    .add(
+        Method::GET,
+        "/auth/me",
+        Authenticated,
+        "The calling key",
+        get(keys::me),
+    )
+}
+
+/// Every route of the API.
+pub fn routes() -> Vec<RouteSpec> {
+    table().specs
+}
+
+/// The API router (state still to be supplied).
+pub fn router() -> Router<Arc<AppState>> {
+    table().router
+}

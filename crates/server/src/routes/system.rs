@@ -1,0 +1,85 @@
+//! Health, readiness, status, models, engines and the OpenAPI document.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use dalston_core::Stage;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "healthy" }))
+}
+
+/// Ready when the database and storage answer and every required stage has an engine.
+pub async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, Json<serde_json::Value>) {
+    let database = state.store.ping().await.is_ok();
+    let storage = state.blobs.ping().await.is_ok();
+    let queue = state.queue.depth().await.is_ok();
+    let missing: Vec<&str> = [Stage::Prepare, Stage::Transcribe, Stage::Merge]
+        .into_iter()
+        .filter(|stage| !state.engines.iter().any(|engine| engine.stage == *stage))
+        .map(Stage::as_str)
+        .collect();
+    let ready = database && storage && queue && missing.is_empty();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "checks": { "database": database, "storage": storage, "queue": queue, "engines_missing": missing },
+    });
+    (status, Json(body))
+}
+
+pub async fn status(State(state): State<Arc<AppState>>) -> ApiResult<Json<serde_json::Value>> {
+    let depth = state.queue.depth().await.map_err(ApiError::internal)?;
+    let jobs = state.store.count_jobs().await?;
+    let queue: serde_json::Map<String, serde_json::Value> = depth
+        .into_iter()
+        .map(|(stage, n)| (stage.to_string(), serde_json::Value::from(n)))
+        .collect();
+    Ok(Json(serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_secs": state.started_at.elapsed().as_secs(),
+        "queue_depth": queue,
+        "jobs": jobs.by_status,
+        "engines": state.engines,
+    })))
+}
+
+pub async fn models(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    let default = state.catalog.default_model().to_owned();
+    let data: Vec<_> = state
+        .catalog
+        .available()
+        .into_iter()
+        .map(|id| {
+            let english_only = id.ends_with(".en");
+            serde_json::json!({
+                "id": id,
+                "object": "model",
+                "stage": "transcribe",
+                "engine_id": "whisper-candle",
+                "status": "ready",
+                "default": id == default,
+                "languages": if english_only { serde_json::json!(["en"]) } else { serde_json::Value::Null },
+                "capabilities": { "translate": !english_only, "word_timestamps": false, "language_detection": !english_only },
+            })
+        })
+        .collect();
+    Json(serde_json::json!({ "object": "list", "data": data }))
+}
+
+pub async fn engines(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "engines": state.engines }))
+}
+
+pub async fn openapi() -> Json<serde_json::Value> {
+    Json(crate::openapi::document())
+}

@@ -1,0 +1,51 @@
+//! What every handler can reach.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use dalston_core::dag::AvailableEngines;
+use dalston_engine::EngineCapabilities;
+use dalston_engine::engines::WhisperCatalog;
+use dalston_orchestrator::Orchestrator;
+use dalston_queue::TaskQueue;
+use dalston_store::{BlobStore, MetadataStore};
+use tokio::sync::mpsc;
+
+use crate::config::LimitsConfig;
+
+pub struct AppState {
+    pub store: Arc<dyn MetadataStore>,
+    pub blobs: BlobStore,
+    pub queue: Arc<dyn TaskQueue>,
+    pub orchestrator: Orchestrator,
+    /// Wakes the orchestrator for a job (job created, cancelled).
+    pub job_events: mpsc::UnboundedSender<dalston_core::JobId>,
+    pub catalog: Arc<WhisperCatalog>,
+    /// Engines running in this deployment (for planning, `/ready` and `/v1/engines`).
+    pub engines: Vec<EngineCapabilities>,
+    pub limits: LimitsConfig,
+    pub auth_disabled: bool,
+    /// Scratch space for uploads being validated.
+    pub scratch_dir: PathBuf,
+    pub started_at: std::time::Instant,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// What the DAG builder needs to know about the engines.
+    pub fn available_engines(&self) -> AvailableEngines {
+        let has = |stage| self.engines.iter().any(|engine| engine.stage == stage);
+        AvailableEngines {
+            transcriber_word_timestamps: self.engines.iter().any(|engine| {
+                engine.stage == dalston_core::Stage::Transcribe && engine.word_timestamps
+            }),
+            align: has(dalston_core::Stage::Align),
+            diarize: has(dalston_core::Stage::Diarize),
+        }
+    }
+}

@@ -1,0 +1,369 @@
+//! Receiving a job: the multipart form streamed to disk, validated as audio, then stored.
+//!
+//! The file is never held in memory: chunks go to a scratch file while the size limit is
+//! counted, the audio is checked (so a non-audio, empty, truncated, silent or over-long upload
+//! is answered 400 at once), and only then is it copied into blob storage and the job row
+//! created. A failure at any point leaves no job behind.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use axum::extract::Multipart;
+use axum::extract::multipart::Field;
+use dalston_audio::{AudioError, DecodeOptions, FfmpegPolicy};
+use dalston_core::dag::{DagPlan, build_dag};
+use dalston_core::params::{SpeakerDetection, TimestampsGranularity};
+use dalston_core::{JobId, JobParameters, JobStatus};
+use dalston_store::clock::now_ms;
+use dalston_store::{AudioMetadata, BlobKey, JobRecord};
+use tokio::io::AsyncWriteExt;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// A validated job ready to be stored.
+#[derive(Debug)]
+pub struct UploadedJob {
+    pub job: JobRecord,
+    pub plan: DagPlan,
+}
+
+/// Removes the scratch file however the request ends.
+struct ScratchFile(PathBuf);
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError {
+    let status = error.status();
+    if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(error.body_text())
+    } else {
+        ApiError::BadRequest(format!("malformed multipart upload: {}", error.body_text()))
+    }
+}
+
+async fn read_text_field(field: Field<'_>, name: &str, limit: usize) -> ApiResult<String> {
+    let bytes = read_bounded(field, limit)
+        .await
+        .map_err(|error| match error {
+            ApiError::PayloadTooLarge(_) => {
+                ApiError::BadRequest(format!("form field `{name}` is longer than {limit} bytes"))
+            }
+            other => other,
+        })?;
+    String::from_utf8(bytes)
+        .map_err(|_| ApiError::BadRequest(format!("form field `{name}` is not UTF-8 text")))
+}
+
+async fn read_bounded(mut field: Field<'_>, limit: usize) -> ApiResult<Vec<u8>> {
+    let mut data = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if data.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(String::new()));
+        }
+        data.extend_from_slice(&chunk);
+    }
+    Ok(data)
+}
+
+/// Streams the `file` field to `path`, refusing more than `limit` bytes.
+async fn save_file_field(
+    mut field: Field<'_>,
+    path: &std::path::Path,
+    limit: u64,
+) -> ApiResult<u64> {
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut size = 0u64;
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "the upload is larger than the limit of {limit} bytes"
+            )));
+        }
+        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    file.flush().await.map_err(ApiError::internal)?;
+    Ok(size)
+}
+
+/// Reads the whole form, validates it and stores the audio. Returns the job to insert.
+///
+/// # Errors
+/// 400 for bad fields or unusable audio, 413 over the size limit.
+pub async fn receive_job(
+    state: &AppState,
+    principal: &Principal,
+    mut multipart: Multipart,
+) -> ApiResult<UploadedJob> {
+    let job_id = JobId::generate();
+    tokio::fs::create_dir_all(&state.scratch_dir)
+        .await
+        .map_err(ApiError::internal)?;
+    let scratch = ScratchFile(state.scratch_dir.join(format!("upload-{job_id}")));
+    let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut upload: Option<(u64, Option<String>)> = None;
+
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field
+            .name()
+            .unwrap_or_default()
+            .trim_end_matches("[]")
+            .to_owned();
+        if name == "file" {
+            if upload.is_some() {
+                return Err(ApiError::BadRequest("send exactly one `file` field".into()));
+            }
+            let file_name = field.file_name().map(str::to_owned);
+            let size = save_file_field(field, &scratch.0, state.limits.max_upload_bytes).await?;
+            upload = Some((size, file_name));
+        } else {
+            let value = read_text_field(field, &name, state.limits.max_form_field_bytes).await?;
+            fields.entry(name).or_default().push(value);
+        }
+    }
+    if fields.contains_key("audio_url") {
+        return Err(ApiError::BadRequest(
+            "`audio_url` is not supported yet; upload the file in the `file` field".into(),
+        ));
+    }
+    let Some((size, file_name)) = upload else {
+        return Err(ApiError::BadRequest(
+            "the form has no `file` field with the audio to transcribe".into(),
+        ));
+    };
+    let parameters = parse_parameters(&fields, file_name.as_deref(), state)?;
+    let audio = validate_audio(state, scratch.0.clone()).await?;
+
+    let key = BlobKey::original_audio(&job_id);
+    let file = tokio::fs::File::open(&scratch.0)
+        .await
+        .map_err(ApiError::internal)?;
+    let stream = futures::StreamExt::map(tokio_util::io::ReaderStream::new(file), |chunk| {
+        chunk.map_err(|error| Box::new(error) as dalston_store::blob::StreamError)
+    });
+    state
+        .blobs
+        .put_stream(&key, stream)
+        .await
+        .map_err(|error| match error {
+            Ok(stream_error) => ApiError::Internal(anyhow::anyhow!(stream_error)),
+            Err(store_error) => ApiError::from(store_error),
+        })?;
+
+    let plan = build_dag(&parameters, &state.available_engines());
+    let display_name = parameters
+        .display_name
+        .clone()
+        .or(file_name)
+        .unwrap_or_else(|| job_id.to_string());
+    let job = JobRecord {
+        id: job_id,
+        status: JobStatus::Pending,
+        display_name,
+        parameters,
+        owner_key_id: principal.key_id.clone(),
+        original_blob_key: Some(key),
+        original_size_bytes: i64::try_from(size).ok(),
+        audio,
+        transcript_blob_key: None,
+        warnings: plan.warnings.clone(),
+        error: None,
+        created_at_ms: now_ms(),
+        started_at_ms: None,
+        completed_at_ms: None,
+        purge_after_ms: None,
+    };
+    Ok(UploadedJob { job, plan })
+}
+
+/// Decodes the upload once to refuse unusable audio with a clear 400 before a job exists.
+async fn validate_audio(state: &AppState, path: PathBuf) -> ApiResult<AudioMetadata> {
+    let options = DecodeOptions {
+        max_duration_secs: Some(state.limits.max_audio_duration_secs),
+        ffmpeg: FfmpegPolicy::Auto,
+    };
+    let decoded = tokio::task::spawn_blocking(move || dalston_audio::decode_file(&path, &options))
+        .await
+        .map_err(ApiError::internal)?;
+    let decoded = match decoded {
+        Ok(decoded) => decoded,
+        Err(AudioError::Io(error)) => return Err(ApiError::internal(error)),
+        Err(error) => {
+            return Err(ApiError::InvalidAudio {
+                reason: error.code(),
+                message: error.to_string(),
+            });
+        }
+    };
+    if dalston_audio::is_silent(&decoded.samples) {
+        return Err(ApiError::InvalidAudio {
+            reason: "silent_audio",
+            message: "the audio is silent: there is no speech to transcribe".into(),
+        });
+    }
+    let info = decoded.info;
+    Ok(AudioMetadata {
+        duration_secs: Some(info.duration_secs),
+        channels: Some(info.channels),
+        sample_rate_hz: Some(info.sample_rate_hz),
+        format: Some(info.format),
+    })
+}
+
+fn single<'a>(fields: &'a BTreeMap<String, Vec<String>>, name: &str) -> Option<&'a str> {
+    fields
+        .get(name)
+        .and_then(|values| values.last())
+        .map(|value| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
+fn parse_enum<T: serde::de::DeserializeOwned>(
+    value: &str,
+    field: &str,
+    accepted: &str,
+) -> ApiResult<T> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned())).map_err(|_| {
+        ApiError::BadRequest(format!("{field} must be one of {accepted}, got {value:?}"))
+    })
+}
+
+fn parse_number<T: std::str::FromStr>(value: &str, field: &str) -> ApiResult<T> {
+    value
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("{field} must be a whole number, got {value:?}")))
+}
+
+/// A list field sent as a JSON array string, as repeated fields (`name` or `name[]`), or as a
+/// comma-separated string.
+fn list_field(fields: &BTreeMap<String, Vec<String>>, name: &str) -> ApiResult<Vec<String>> {
+    let Some(values) = fields.get(name) else {
+        return Ok(Vec::new());
+    };
+    let mut items = Vec::new();
+    for value in values.iter().map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        if value.starts_with('[') {
+            let parsed: Vec<String> = serde_json::from_str(value).map_err(|_| {
+                ApiError::BadRequest(format!("{name} must be a JSON array of strings"))
+            })?;
+            items.extend(parsed);
+        } else if values.len() == 1 {
+            items.extend(
+                value
+                    .split(',')
+                    .map(|item| item.trim().to_owned())
+                    .filter(|item| !item.is_empty()),
+            );
+        } else {
+            items.push(value.to_owned());
+        }
+    }
+    Ok(items)
+}
+
+fn parse_parameters(
+    fields: &BTreeMap<String, Vec<String>>,
+    file_name: Option<&str>,
+    state: &AppState,
+) -> ApiResult<JobParameters> {
+    let model = single(fields, "model")
+        .filter(|model| *model != "auto")
+        .map(str::to_owned);
+    if let Some(model) = &model {
+        let available = state.catalog.available();
+        if !available.contains(model) {
+            return Err(ApiError::BadRequest(format!(
+                "model {model:?} is not installed; available: auto, {}",
+                available.join(", ")
+            )));
+        }
+    }
+    let language = single(fields, "language")
+        .filter(|language| *language != "auto")
+        .map(str::to_ascii_lowercase);
+    let timestamps_granularity = single(fields, "timestamps_granularity")
+        .map(|value| {
+            parse_enum::<TimestampsGranularity>(
+                value,
+                "timestamps_granularity",
+                "none, segment, word",
+            )
+        })
+        .transpose()?
+        .unwrap_or_default();
+    let speaker_detection = single(fields, "speaker_detection")
+        .map(|value| {
+            parse_enum::<SpeakerDetection>(value, "speaker_detection", "none, diarize, per_channel")
+        })
+        .transpose()?
+        .unwrap_or_default();
+    let number = |name: &str| {
+        single(fields, name)
+            .map(|value| parse_number::<u32>(value, name))
+            .transpose()
+    };
+    let parameters = JobParameters {
+        model,
+        language,
+        task: Default::default(),
+        timestamps_granularity,
+        speaker_detection,
+        num_speakers: number("num_speakers")?,
+        min_speakers: number("min_speakers")?,
+        max_speakers: number("max_speakers")?,
+        vocabulary: list_field(fields, "vocabulary")?,
+        prompt: single(fields, "prompt").map(str::to_owned),
+        retention_days: single(fields, "retention")
+            .map(|value| parse_number::<i32>(value, "retention"))
+            .transpose()?,
+        display_name: single(fields, "name")
+            .or_else(|| single(fields, "display_name"))
+            .or(file_name)
+            .map(|name| name.chars().take(255).collect()),
+    };
+    parameters
+        .validate()
+        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    Ok(parameters)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<String>> {
+        let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, value) in pairs {
+            fields
+                .entry((*name).to_owned())
+                .or_default()
+                .push((*value).to_owned());
+        }
+        fields
+    }
+
+    #[test]
+    fn list_fields_accept_json_repeated_and_comma_forms() {
+        assert_eq!(
+            list_field(&form(&[("v", r#"["a","b"]"#)]), "v").unwrap(),
+            vec!["a", "b"]
+        );
+        assert_eq!(
+            list_field(&form(&[("v", "a"), ("v", "b, c")]), "v").unwrap(),
+            vec!["a", "b, c"]
+        );
+        assert_eq!(
+            list_field(&form(&[("v", "a, b")]), "v").unwrap(),
+            vec!["a", "b"]
+        );
+        assert!(list_field(&form(&[("v", "[1")]), "v").is_err());
+    }
+}

@@ -1,0 +1,210 @@
+//! `spawn_app()` and typed helpers over the API.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dalston_server::config::{Config, LimitsConfig};
+use dalston_server::{Application, telemetry};
+use secrecy::SecretString;
+use serde_json::Value;
+
+/// The admin key every test server is created with.
+pub const ADMIN_KEY: &str = "dk_test_admin_key_0123456789abcdefghijklmnopqrstuv";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub data_dir: tempfile::TempDir,
+}
+
+/// Where `scripts/fetch-models` put the models.
+pub fn models_dir() -> PathBuf {
+    std::env::var_os("DALSTON_MODELS_DIR").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/dalston/models"),
+        PathBuf::from,
+    )
+}
+
+/// Where `scripts/fetch-models` put the test speech.
+pub fn test_data_dir() -> PathBuf {
+    let dir = std::env::var_os("DALSTON_TEST_DATA_DIR").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/dalston/test-data"),
+        PathBuf::from,
+    );
+    assert!(
+        dir.join("jfk.wav").is_file(),
+        "test speech missing in {}: run scripts/fetch-models",
+        dir.display()
+    );
+    dir
+}
+
+pub fn test_file(name: &str) -> PathBuf {
+    test_data_dir().join(name)
+}
+
+/// Options for a test server.
+#[derive(Default)]
+pub struct AppOptions {
+    /// Skip loading models and running engines (auth and validation tests).
+    pub without_engines: bool,
+    pub limits: Option<LimitsConfig>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppOptions::default()).await
+}
+
+pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        telemetry::init();
+    }
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config {
+        data_dir: data_dir.path().to_path_buf(),
+        models_dir: models_dir(),
+        ..Config::default()
+    };
+    config.server.port = 0;
+    config.auth.admin_key = Some(SecretString::from(ADMIN_KEY));
+    config.engine.run_engines = !options.without_engines;
+    if let Some(limits) = options.limits {
+        config.limits = limits;
+    }
+    let app = Application::build(config).await.expect("the server starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until(std::future::pending()));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        data_dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path)).bearer_auth(ADMIN_KEY)
+    }
+
+    /// Uploads a file as a new job with extra form fields.
+    pub async fn post_transcription(
+        &self,
+        file: &Path,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let bytes = std::fs::read(file).expect("read test file");
+        self.post_bytes(
+            bytes,
+            &file.file_name().expect("name").to_string_lossy(),
+            fields,
+        )
+        .await
+    }
+
+    pub async fn post_bytes(
+        &self,
+        bytes: Vec<u8>,
+        file_name: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()),
+        );
+        for (name, value) in fields {
+            form = form.text((*name).to_owned(), (*value).to_owned());
+        }
+        self.client
+            .post(self.url("/v1/audio/transcriptions"))
+            .bearer_auth(ADMIN_KEY)
+            .multipart(form)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Uploads and returns the new job id, asserting 201.
+    pub async fn submit(&self, file: &Path, fields: &[(&str, &str)]) -> String {
+        let response = self.post_transcription(file, fields).await;
+        let status = response.status();
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(status, 201, "upload of {} refused: {body}", file.display());
+        body["id"].as_str().expect("id").to_owned()
+    }
+
+    pub async fn job(&self, id: &str) -> Value {
+        self.get(&format!("/v1/audio/transcriptions/{id}"))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// Polls until the job is terminal (at most `timeout`), returning its last state.
+    pub async fn wait_for_job(&self, id: &str, timeout: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let job = self.job(id).await;
+            if matches!(
+                job["status"].as_str(),
+                Some("completed" | "failed" | "cancelled")
+            ) {
+                return job;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job {id} did not finish in {timeout:?}: {job}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Submits, waits for completion and returns the job, asserting it completed.
+    pub async fn transcribe(&self, file: &Path, fields: &[(&str, &str)]) -> Value {
+        let id = self.submit(file, fields).await;
+        let job = self.wait_for_job(&id, Duration::from_secs(300)).await;
+        assert_eq!(job["status"], "completed", "job failed: {job}");
+        job
+    }
+
+    pub async fn assert_healthy(&self) {
+        let response = self
+            .client
+            .get(self.url("/health"))
+            .send()
+            .await
+            .expect("health");
+        assert_eq!(response.status(), 200);
+    }
+}
+
+/// Converts a test file with ffmpeg into `dir` (tests that need format variants).
+///
+/// Panics when ffmpeg is missing under CI; elsewhere returns `None` so the caller can say so.
+pub fn ffmpeg_convert(input: &Path, dir: &Path, name: &str, args: &[&str]) -> Option<PathBuf> {
+    let output = dir.join(name);
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(input)
+        .args(args)
+        .arg(&output)
+        .status();
+    match status {
+        Ok(status) if status.success() => Some(output),
+        Ok(status) => panic!("ffmpeg failed converting to {name}: {status}"),
+        Err(error) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "ffmpeg is required under CI: {error}"
+            );
+            eprintln!("skipping {name}: ffmpeg is not installed ({error})");
+            None
+        }
+    }
+}

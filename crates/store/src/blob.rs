@@ -1,0 +1,285 @@
+//! Blob storage for audio and artifacts, through `object_store` so the local filesystem
+//! (embedded) and S3-compatible servers (distributed) are one code path.
+
+use std::path::Path as LocalPath;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use dalston_core::{JobId, TaskId};
+use futures::{Stream, StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use tokio::io::AsyncWriteExt;
+
+use crate::StoreError;
+
+/// Where each kind of blob lives. All blobs of a job share the `jobs/{job_id}/` prefix so a
+/// job can be deleted with one prefix delete.
+#[derive(Debug, Clone, Copy)]
+pub struct BlobKey;
+
+impl BlobKey {
+    pub fn job_prefix(job_id: &JobId) -> String {
+        format!("jobs/{job_id}")
+    }
+
+    pub fn original_audio(job_id: &JobId) -> String {
+        format!("jobs/{job_id}/audio/original")
+    }
+
+    pub fn task_artifact(job_id: &JobId, task_id: &TaskId, name: &str) -> String {
+        format!("jobs/{job_id}/tasks/{task_id}/{name}")
+    }
+
+    pub fn transcript(job_id: &JobId) -> String {
+        format!("jobs/{job_id}/transcript.json")
+    }
+}
+
+/// Errors from a byte stream being stored (an upload cut short, a limit exceeded).
+pub type StreamError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    inner: Arc<dyn ObjectStore>,
+}
+
+impl BlobStore {
+    /// Opens the store named by a `DALSTON_STORAGE_URL`: `file:///abs/path` for now.
+    ///
+    /// # Errors
+    /// An unsupported scheme or a directory that cannot be created.
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        let Some(path) = url.strip_prefix("file://") else {
+            return Err(StoreError::BlobConfig(format!(
+                "unsupported storage URL {url:?}: expected file:///absolute/path"
+            )));
+        };
+        std::fs::create_dir_all(path)?;
+        let local = LocalFileSystem::new_with_prefix(path)
+            .map_err(|source| StoreError::Blob {
+                key: path.to_owned(),
+                source,
+            })?
+            .with_automatic_cleanup(true);
+        Ok(Self {
+            inner: Arc::new(local),
+        })
+    }
+
+    /// Wraps any `object_store` implementation (tests use the in-memory one).
+    pub fn new(inner: Arc<dyn ObjectStore>) -> Self {
+        Self { inner }
+    }
+
+    fn error(key: &str) -> impl FnOnce(object_store::Error) -> StoreError + '_ {
+        move |source| StoreError::Blob {
+            key: key.to_owned(),
+            source,
+        }
+    }
+
+    pub async fn put_bytes(&self, key: &str, bytes: Bytes) -> Result<(), StoreError> {
+        self.inner
+            .put(&Path::from(key), PutPayload::from(bytes))
+            .await
+            .map_err(Self::error(key))?;
+        Ok(())
+    }
+
+    /// Streams `chunks` into the blob without holding more than a part in memory. On a stream
+    /// error the partial upload is aborted, so no truncated blob becomes visible.
+    ///
+    /// # Errors
+    /// The stream's own error (returned as `Err(Ok(e))`) or a storage error (`Err(Err(e))`).
+    pub async fn put_stream<S>(
+        &self,
+        key: &str,
+        mut chunks: S,
+    ) -> Result<u64, Result<StreamError, StoreError>>
+    where
+        S: Stream<Item = Result<Bytes, StreamError>> + Unpin,
+    {
+        let upload = self
+            .inner
+            .put_multipart(&Path::from(key))
+            .await
+            .map_err(|e| Err(Self::error(key)(e)))?;
+        let mut writer = WriteMultipart::new(upload);
+        let mut size = 0u64;
+        while let Some(chunk) = chunks.next().await {
+            match chunk {
+                Ok(bytes) => {
+                    size += bytes.len() as u64;
+                    writer
+                        .wait_for_capacity(4)
+                        .await
+                        .map_err(|e| Err(Self::error(key)(e)))?;
+                    writer.put(bytes);
+                }
+                Err(stream_error) => {
+                    // The abort's own failure matters less than the reason the upload stopped.
+                    let _ = writer.abort().await;
+                    return Err(Ok(stream_error));
+                }
+            }
+        }
+        writer
+            .finish()
+            .await
+            .map_err(|e| Err(Self::error(key)(e)))?;
+        Ok(size)
+    }
+
+    pub async fn get_bytes(&self, key: &str) -> Result<Bytes, StoreError> {
+        let result = self
+            .inner
+            .get(&Path::from(key))
+            .await
+            .map_err(Self::error(key))?;
+        result.bytes().await.map_err(Self::error(key))
+    }
+
+    /// The blob as a byte stream (for downloads that should not be buffered).
+    pub async fn get_stream(
+        &self,
+        key: &str,
+    ) -> Result<impl Stream<Item = Result<Bytes, StoreError>> + Send + 'static, StoreError> {
+        let result = self
+            .inner
+            .get(&Path::from(key))
+            .await
+            .map_err(Self::error(key))?;
+        let key = key.to_owned();
+        Ok(result
+            .into_stream()
+            .map_err(move |source| StoreError::Blob {
+                key: key.clone(),
+                source,
+            }))
+    }
+
+    /// Copies the blob into a local file, chunk by chunk.
+    pub async fn download_to_file(
+        &self,
+        key: &str,
+        destination: &LocalPath,
+    ) -> Result<u64, StoreError> {
+        let mut stream = Box::pin(self.get_stream(key).await?);
+        let mut file = tokio::fs::File::create(destination).await?;
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            size += chunk.len() as u64;
+            file.write_all(&chunk).await?;
+        }
+        file.flush().await?;
+        Ok(size)
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self.inner.delete(&Path::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(StoreError::Blob {
+                key: key.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Deletes every blob under `prefix` (a job's audio and artifacts).
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<u64, StoreError> {
+        let path = Path::from(prefix);
+        let locations: Vec<Path> = self
+            .inner
+            .list(Some(&path))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await
+            .map_err(Self::error(prefix))?;
+        let count = locations.len() as u64;
+        for location in locations {
+            self.delete(location.as_ref()).await?;
+        }
+        Ok(count)
+    }
+
+    /// Cheap check used by `/ready`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let probe = Path::from("health/ready-probe");
+        self.inner
+            .put(&probe, PutPayload::from_static(b"ok"))
+            .await
+            .map_err(Self::error("health/ready-probe"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, BlobStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("file://{}", dir.path().display());
+        let store = BlobStore::from_url(&url).expect("store");
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn stream_round_trip_and_prefix_delete() {
+        let (_dir, store) = store();
+        let job = JobId::generate();
+        let key = BlobKey::original_audio(&job);
+        let chunks = futures::stream::iter(vec![
+            Ok(Bytes::from_static(b"abc")),
+            Ok(Bytes::from_static(b"def")),
+        ]);
+        assert_eq!(store.put_stream(&key, chunks).await.ok(), Some(6));
+        assert_eq!(
+            store.get_bytes(&key).await.expect("get").as_ref(),
+            b"abcdef"
+        );
+        assert_eq!(
+            store
+                .delete_prefix(&BlobKey::job_prefix(&job))
+                .await
+                .expect("delete"),
+            1
+        );
+        assert!(
+            store
+                .get_bytes(&key)
+                .await
+                .expect_err("gone")
+                .is_not_found()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_stream_leaves_no_blob() {
+        let (_dir, store) = store();
+        let key = BlobKey::original_audio(&JobId::generate());
+        let chunks = futures::stream::iter(vec![
+            Ok(Bytes::from_static(b"abc")),
+            Err("client went away".into()),
+        ]);
+        assert!(matches!(store.put_stream(&key, chunks).await, Err(Ok(_))));
+        assert!(
+            store
+                .get_bytes(&key)
+                .await
+                .expect_err("no blob")
+                .is_not_found()
+        );
+    }
+
+    #[test]
+    fn unsupported_urls_are_refused() {
+        assert!(matches!(
+            BlobStore::from_url("ftp://x"),
+            Err(StoreError::BlobConfig(_))
+        ));
+    }
+}
