@@ -213,7 +213,10 @@ impl Runner {
         {
             let path = scratch.join(ORIGINAL_AUDIO);
             self.blobs.download_to_file(key, &path).await?;
-            files.push(InputFile { name: ORIGINAL_AUDIO.to_owned(), path });
+            files.push(InputFile {
+                name: ORIGINAL_AUDIO.to_owned(),
+                path,
+            });
         }
         for dependency_id in &task.depends_on {
             let Some(dependency) = self.store.get_task(dependency_id).await? else {

@@ -1,6 +1,9 @@
 //! API tests: each starts the real server (real SQLite, real files, real model) on a random port
 //! and talks HTTP to it. One binary for all of them (faster to link).
-#![expect(clippy::expect_used, reason = "test helpers panic with a message when the server misbehaves")]
+#![expect(
+    clippy::expect_used,
+    reason = "test helpers panic with a message when the server misbehaves"
+)]
 #![expect(clippy::print_stderr, reason = "a skipped check says why on stderr")]
 
 mod auth;
