@@ -43,7 +43,7 @@ impl Drop for Server {
 }
 
 fn start_server(data_dir: &Path, port: u16) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_dalston"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dalston"))
         .args(["serve", "--port", &port.to_string(), "--data-dir"])
         .arg(data_dir)
         .env("DALSTON_ADMIN_KEY", ADMIN_KEY)
@@ -63,6 +63,8 @@ fn start_server(data_dir: &Path, port: u16) -> Server {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("dalston serve did not start listening on {port}");
 }
 
