@@ -8,9 +8,6 @@
 //! cancelled ◄─cancelled─ cancelling
 //! ```
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::InvalidTransition;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -40,15 +37,6 @@ pub enum JobEvent {
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 6] = [
-        JobStatus::Pending,
-        JobStatus::Running,
-        JobStatus::Cancelling,
-        JobStatus::Completed,
-        JobStatus::Failed,
-        JobStatus::Cancelled,
-    ];
-
     /// The next state after `event`.
     ///
     /// # Errors
@@ -77,40 +65,16 @@ impl JobStatus {
             JobStatus::Completed | JobStatus::Failed | JobStatus::Cancelled
         )
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Pending => "pending",
-            JobStatus::Running => "running",
-            JobStatus::Cancelling => "cancelling",
-            JobStatus::Completed => "completed",
-            JobStatus::Failed => "failed",
-            JobStatus::Cancelled => "cancelled",
-        }
-    }
 }
 
-impl fmt::Display for JobStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A status string that is not a job status.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown job status {0:?}")]
-pub struct UnknownJobStatus(pub String);
-
-impl FromStr for JobStatus {
-    type Err = UnknownJobStatus;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        JobStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| UnknownJobStatus(s.to_owned()))
-    }
-}
+crate::names::wire_names!(JobStatus, UnknownJobStatus, "job status", {
+    Pending => "pending",
+    Running => "running",
+    Cancelling => "cancelling",
+    Completed => "completed",
+    Failed => "failed",
+    Cancelled => "cancelled",
+});
 
 #[cfg(test)]
 mod tests {
@@ -144,7 +108,7 @@ mod tests {
 
     #[test]
     fn status_strings_round_trip() {
-        for status in S::ALL {
+        for &status in S::ALL {
             assert_eq!(status.as_str().parse::<S>(), Ok(status));
         }
         assert!("done".parse::<S>().is_err());

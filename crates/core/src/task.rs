@@ -7,9 +7,6 @@
 //! pending | ready | running ─cancel─► cancelled
 //! ```
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::InvalidTransition;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -45,16 +42,6 @@ pub enum TaskEvent {
 }
 
 impl TaskStatus {
-    pub const ALL: [TaskStatus; 7] = [
-        TaskStatus::Pending,
-        TaskStatus::Ready,
-        TaskStatus::Running,
-        TaskStatus::Completed,
-        TaskStatus::Failed,
-        TaskStatus::Skipped,
-        TaskStatus::Cancelled,
-    ];
-
     /// The next state after `event`.
     ///
     /// # Errors
@@ -92,41 +79,17 @@ impl TaskStatus {
     pub fn satisfies_dependents(self) -> bool {
         matches!(self, TaskStatus::Completed | TaskStatus::Skipped)
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskStatus::Pending => "pending",
-            TaskStatus::Ready => "ready",
-            TaskStatus::Running => "running",
-            TaskStatus::Completed => "completed",
-            TaskStatus::Failed => "failed",
-            TaskStatus::Skipped => "skipped",
-            TaskStatus::Cancelled => "cancelled",
-        }
-    }
 }
 
-impl fmt::Display for TaskStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A status string that is not a task status.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown task status {0:?}")]
-pub struct UnknownTaskStatus(pub String);
-
-impl FromStr for TaskStatus {
-    type Err = UnknownTaskStatus;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        TaskStatus::ALL
-            .into_iter()
-            .find(|status| status.as_str() == s)
-            .ok_or_else(|| UnknownTaskStatus(s.to_owned()))
-    }
-}
+crate::names::wire_names!(TaskStatus, UnknownTaskStatus, "task status", {
+    Pending => "pending",
+    Ready => "ready",
+    Running => "running",
+    Completed => "completed",
+    Failed => "failed",
+    Skipped => "skipped",
+    Cancelled => "cancelled",
+});
 
 #[cfg(test)]
 mod tests {
@@ -166,7 +129,7 @@ mod tests {
             E::Skip,
             E::Cancel,
         ];
-        for status in S::ALL.into_iter().filter(|s| s.is_terminal()) {
+        for status in S::ALL.iter().copied().filter(|s| s.is_terminal()) {
             for event in events {
                 assert!(status.on(event).is_err(), "{status} accepted {event:?}");
             }
@@ -181,7 +144,7 @@ mod tests {
 
     #[test]
     fn status_strings_round_trip() {
-        for status in S::ALL {
+        for &status in S::ALL {
             assert_eq!(status.as_str().parse::<S>(), Ok(status));
         }
     }

@@ -38,13 +38,18 @@ mod tests {
             .push("diarization failed".into());
         let json = render_json(&transcript)?;
         assert!(json.starts_with("{\n  \"version\": \"1.0\",\n  \"text\": \"Hello there, how are you doing today? Fine, thanks. And you?\","), "{json}");
-        assert!(json.contains("\n      \"id\": \"seg_000\",\n      \"start_secs\": 0.0,\n      \"end_secs\": 2.5,\n"), "{json}");
+        assert!(
+            json.contains(
+                "\n      \"id\": \"seg_000\",\n      \"start\": 0.0,\n      \"end\": 2.5,\n"
+            ),
+            "{json}"
+        );
         let value: serde_json::Value = serde_json::from_str(&json)?;
         assert_eq!(
             value["metadata"]["warnings"],
             serde_json::json!(["diarization failed"])
         );
-        assert_eq!(value["segments"][2]["end_secs"], serde_json::json!(3661.25));
+        assert_eq!(value["segments"][2]["end"], serde_json::json!(3661.25));
         Ok(())
     }
 }
