@@ -22,7 +22,7 @@ pub struct TranscribeArgs {
     /// Audio or video file.
     file: PathBuf,
     /// Server URL (default: a local server on the default port).
-    #[arg(long, env = "DALSTON_SERVER", default_value = DEFAULT_SERVER)]
+    #[arg(long, env = "DALSTON_SERVER_URL", default_value = DEFAULT_SERVER)]
     server: String,
     /// API key (default: the admin key of a local server's data dir).
     #[arg(long, env = "DALSTON_API_KEY", hide_env_values = true)]
