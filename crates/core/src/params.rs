@@ -112,6 +112,18 @@ impl JobParameters {
         Ok(())
     }
 
+    /// When a job that finished at `finished_at_ms` is to be deleted: never for `-1` or when no
+    /// retention was given (the server keeps jobs by default), at once for `0` (transient).
+    pub fn purge_after_ms(&self, finished_at_ms: i64) -> Option<i64> {
+        const DAY_MS: i64 = 24 * 3600 * 1000;
+        match self.retention_days {
+            Some(days) if days >= 0 => {
+                Some(finished_at_ms.saturating_add(i64::from(days) * DAY_MS))
+            }
+            _ => None,
+        }
+    }
+
     /// The text Whisper is conditioned on: the prompt, then the vocabulary terms.
     pub fn initial_prompt(&self) -> Option<String> {
         let mut parts: Vec<&str> = Vec::new();
@@ -180,6 +192,19 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(params.validate(), Ok(()));
+    }
+
+    #[test]
+    fn retention_sets_the_purge_time() {
+        let at = 1_000;
+        let with = |days| JobParameters {
+            retention_days: days,
+            ..Default::default()
+        };
+        assert_eq!(with(None).purge_after_ms(at), None);
+        assert_eq!(with(Some(-1)).purge_after_ms(at), None);
+        assert_eq!(with(Some(0)).purge_after_ms(at), Some(at));
+        assert_eq!(with(Some(2)).purge_after_ms(at), Some(at + 2 * 86_400_000));
     }
 
     #[test]

@@ -53,6 +53,16 @@ fn task_view(task: &TaskRecord) -> TaskView {
     }
 }
 
+/// The update that ends a job now: completion time and, from its retention, when to purge it.
+fn finished(job: &JobRecord) -> JobUpdate {
+    let now = now_ms();
+    JobUpdate {
+        completed_at_ms: Some(now),
+        purge_after_ms: job.parameters.purge_after_ms(now),
+        ..Default::default()
+    }
+}
+
 impl Orchestrator {
     pub fn new(store: Arc<dyn MetadataStore>, queue: Arc<dyn TaskQueue>, blobs: BlobStore) -> Self {
         Self {
@@ -131,6 +141,12 @@ impl Orchestrator {
         }
         for job_id in self.store.active_job_ids().await? {
             self.evaluate_job(&job_id).await?;
+        }
+        for job_id in self.store.expired_job_ids(now_ms()).await? {
+            if let Some(job) = self.store.get_job(&job_id).await? {
+                tracing::info!(job_id = %job_id, "deleting a job whose retention ran out");
+                self.delete_job(&job).await?;
+            }
         }
         Ok(())
     }
@@ -255,8 +271,7 @@ impl Orchestrator {
                     .map(|merge| BlobKey::task_artifact(&job.id, &merge.id, TRANSCRIPT_ARTIFACT));
                 let update = JobUpdate {
                     transcript_blob_key: transcript_key,
-                    completed_at_ms: Some(now_ms()),
-                    ..Default::default()
+                    ..finished(job)
                 };
                 if self
                     .transition_job(job, JobEvent::Complete, &update)
@@ -268,8 +283,7 @@ impl Orchestrator {
             DagAction::FailJob { reason } => {
                 let update = JobUpdate {
                     error: Some(reason.clone()),
-                    completed_at_ms: Some(now_ms()),
-                    ..Default::default()
+                    ..finished(job)
                 };
                 if self.transition_job(job, JobEvent::Fail, &update).await? {
                     tracing::info!(reason = %reason, "job failed");
@@ -277,10 +291,7 @@ impl Orchestrator {
                 }
             }
             DagAction::FinishCancel => {
-                let update = JobUpdate {
-                    completed_at_ms: Some(now_ms()),
-                    ..Default::default()
-                };
+                let update = finished(job);
                 if self
                     .transition_job(job, JobEvent::Cancelled, &update)
                     .await?
@@ -324,9 +335,10 @@ impl Orchestrator {
         let Ok(next) = job.status.on(JobEvent::Cancel) else {
             return Ok(None);
         };
-        let update = JobUpdate {
-            completed_at_ms: (next == JobStatus::Cancelled).then(now_ms),
-            ..Default::default()
+        let update = if next == JobStatus::Cancelled {
+            finished(job)
+        } else {
+            JobUpdate::default()
         };
         if !self
             .store

@@ -121,9 +121,13 @@ impl Harness {
     }
 
     async fn create_job(&self) -> JobId {
+        self.create_job_with(JobParameters::default()).await
+    }
+
+    async fn create_job_with(&self, parameters: JobParameters) -> JobId {
         let parameters = JobParameters {
             timestamps_granularity: TimestampsGranularity::Segment,
-            ..Default::default()
+            ..parameters
         };
         let plan = build_dag(&parameters, &AvailableEngines::default());
         let job = JobRecord {
@@ -314,4 +318,58 @@ async fn cancelling_a_pending_job_cancels_every_task() {
         None,
         "already terminal"
     );
+}
+
+#[tokio::test]
+async fn a_transient_job_is_deleted_once_finished() {
+    let h = harness().await;
+    let job_id = h
+        .create_job_with(JobParameters {
+            retention_days: Some(0),
+            ..Default::default()
+        })
+        .await;
+    let kept = h
+        .create_job_with(JobParameters {
+            retention_days: Some(30),
+            ..Default::default()
+        })
+        .await;
+    let lease = Duration::from_secs(30);
+    let runners = [
+        h.runner(flaky(Stage::Prepare, 0, retryable), "w-prepare", lease),
+        h.runner(
+            flaky(Stage::Transcribe, 0, retryable),
+            "w-transcribe",
+            lease,
+        ),
+        h.runner(flaky(Stage::Merge, 0, retryable), "w-merge", lease),
+    ];
+    let job = h.drive(&kept, &runners).await;
+    assert!(
+        job.purge_after_ms
+            .is_some_and(|at| at > now_ms() + 29 * 86_400_000),
+        "{job:?}"
+    );
+    for _ in 0..50 {
+        if h.store.get_job(&job_id).await.expect("get").is_none() {
+            break;
+        }
+        for runner in &runners {
+            runner.run_once().await.expect("step");
+        }
+        h.orchestrator.sweep().await.expect("sweep");
+    }
+    assert!(
+        h.store.get_job(&job_id).await.expect("get").is_none(),
+        "transient job still stored"
+    );
+    assert!(
+        h.store
+            .tasks_for_job(&job_id)
+            .await
+            .expect("tasks")
+            .is_empty()
+    );
+    assert!(h.store.get_job(&kept).await.expect("get").is_some());
 }

@@ -32,6 +32,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Forgets the original audio (after `DELETE …/audio` or retention).
     async fn clear_original_audio(&self, id: &JobId) -> Result<(), StoreError>;
     async fn delete_job(&self, id: &JobId) -> Result<bool, StoreError>;
+    /// Finished jobs whose retention ran out by `now_ms`.
+    async fn expired_job_ids(&self, now_ms: i64) -> Result<Vec<JobId>, StoreError>;
     async fn count_jobs(&self) -> Result<JobCounts, StoreError>;
 
     async fn tasks_for_job(&self, job_id: &JobId) -> Result<Vec<TaskRecord>, StoreError>;

@@ -227,6 +227,19 @@ impl MetadataStore for SqliteStore {
         Ok(deleted.rows_affected() == 1)
     }
 
+    async fn expired_job_ids(&self, now_ms: i64) -> Result<Vec<JobId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM jobs WHERE purge_after IS NOT NULL AND purge_after <= $1 \
+             AND status IN ('completed', 'failed', 'cancelled') ORDER BY id",
+        )
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| JobId::parse(&row.try_get::<String, _>("id")?).map_err(corrupt))
+            .collect()
+    }
+
     async fn count_jobs(&self) -> Result<JobCounts, StoreError> {
         let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
             .fetch_all(&self.pool)
