@@ -32,6 +32,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Forgets the original audio (after `DELETE …/audio` or retention).
     async fn clear_original_audio(&self, id: &JobId) -> Result<(), StoreError>;
     async fn delete_job(&self, id: &JobId) -> Result<bool, StoreError>;
+    /// Jobs of `owner` (every job when `None`) that are pending, running or cancelling.
+    async fn count_active_jobs(&self, owner: Option<&KeyId>) -> Result<u64, StoreError>;
     /// Finished jobs whose retention ran out by `now_ms`.
     async fn expired_job_ids(&self, now_ms: i64) -> Result<Vec<JobId>, StoreError>;
     async fn count_jobs(&self) -> Result<JobCounts, StoreError>;

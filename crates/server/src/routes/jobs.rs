@@ -58,6 +58,16 @@ pub async fn create(
             "expected a multipart/form-data upload with a `file` field: {rejection}"
         ))
     })?;
+    let active = state
+        .store
+        .count_active_jobs(principal.key_id.as_ref())
+        .await?;
+    if active >= u64::from(state.limits.max_active_jobs_per_key) {
+        return Err(ApiError::RateLimited(format!(
+            "this key already has {active} unfinished jobs (limit {}); wait for some to finish",
+            state.limits.max_active_jobs_per_key
+        )));
+    }
     let UploadedJob { job, plan } = upload::receive_job(&state, &principal, multipart).await?;
     state.store.create_job(&job, &plan.tasks).await?;
     // The orchestrator enqueues the first task; a lost wake-up is caught by its sweep.

@@ -140,3 +140,21 @@ async fn uploads_over_the_limits_are_refused() {
     assert_eq!(body["detail"]["reason"], "audio_too_long");
     assert_eq!(job_count(&app).await, 0);
 }
+
+#[tokio::test]
+async fn a_key_with_too_many_unfinished_jobs_is_told_to_wait() {
+    let limits = LimitsConfig {
+        max_active_jobs_per_key: 1,
+        ..LimitsConfig::default()
+    };
+    // Without engines the first job stays pending.
+    let app = spawn_app_with(AppOptions {
+        without_engines: true,
+        limits: Some(limits),
+    })
+    .await;
+    app.submit(&test_file("jfk.wav"), &[]).await;
+    let jfk = std::fs::read(test_file("jfk.wav")).expect("jfk");
+    assert_rejected(&app, jfk, "jfk.wav", 429, "rate_limited").await;
+    assert_eq!(job_count(&app).await, 1);
+}

@@ -227,6 +227,17 @@ impl MetadataStore for SqliteStore {
         Ok(deleted.rows_affected() == 1)
     }
 
+    async fn count_active_jobs(&self, owner: Option<&KeyId>) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE status IN ('pending', 'running', 'cancelling') \
+             AND ($1 IS NULL OR owner_key_id = $1)",
+        )
+        .bind(owner.map(KeyId::as_str))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     async fn expired_job_ids(&self, now_ms: i64) -> Result<Vec<JobId>, StoreError> {
         let rows = sqlx::query(
             "SELECT id FROM jobs WHERE purge_after IS NOT NULL AND purge_after <= $1 \
