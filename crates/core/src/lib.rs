@@ -10,6 +10,7 @@ pub mod dag;
 pub mod export;
 pub mod ids;
 pub mod job;
+pub mod language;
 mod names;
 pub mod params;
 pub mod progress;

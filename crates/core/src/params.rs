@@ -67,7 +67,7 @@ pub enum ParameterError {
     RetentionOutOfRange,
     #[error("vocabulary accepts at most 100 terms of at most 100 characters each")]
     VocabularyTooLarge,
-    #[error("language {0:?} is not an ISO-639-1 code such as \"en\"")]
+    #[error("language {0:?} is not a language code Whisper knows, such as \"en\"")]
     InvalidLanguage(String),
 }
 
@@ -105,7 +105,7 @@ impl JobParameters {
             return Err(ParameterError::VocabularyTooLarge);
         }
         if let Some(language) = &self.language
-            && !(language.len() == 2 && language.bytes().all(|b| b.is_ascii_lowercase()))
+            && crate::language::english_name(language).is_none()
         {
             return Err(ParameterError::InvalidLanguage(language.clone()));
         }

@@ -61,6 +61,10 @@ pub struct LimitsConfig {
     pub max_audio_duration_secs: f64,
     /// Largest non-file multipart field, in bytes.
     pub max_form_field_bytes: usize,
+    /// Largest upload accepted on the OpenAI-compatible endpoints, in bytes (OpenAI's own 25 MiB).
+    pub max_openai_upload_bytes: u64,
+    /// How long a synchronous (OpenAI-compatible) request waits for its job, in seconds.
+    pub sync_wait_secs: u64,
     /// Jobs a key may have pending or running at once (429 above).
     pub max_active_jobs_per_key: u32,
 }
@@ -115,6 +119,8 @@ impl Default for LimitsConfig {
             max_upload_bytes: 2 * 1024 * 1024 * 1024,
             max_audio_duration_secs: 10.0 * 3600.0,
             max_form_field_bytes: 64 * 1024,
+            max_openai_upload_bytes: 25 * 1024 * 1024,
+            sync_wait_secs: 600,
             max_active_jobs_per_key: 100,
         }
     }

@@ -94,23 +94,44 @@ async fn save_file_field(
     Ok(size)
 }
 
-/// Reads the whole form, validates it and stores the audio. Returns the job to insert.
+/// A multipart form as received: its text fields and the uploaded file, saved to scratch space.
+pub struct ReceivedForm {
+    pub fields: BTreeMap<String, Vec<String>>,
+    file: ScratchFile,
+    pub size_bytes: u64,
+    pub file_name: Option<String>,
+}
+
+impl std::fmt::Debug for ReceivedForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceivedForm")
+            .field("size_bytes", &self.size_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReceivedForm {
+    /// The last non-empty value of a field.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        single(&self.fields, name)
+    }
+}
+
+/// Reads the whole form: text fields into memory (bounded), the `file` field to a scratch file.
 ///
 /// # Errors
-/// 400 for bad fields or unusable audio, 413 over the size limit.
-pub async fn receive_job(
-    state: &AppState,
-    principal: &Principal,
-    mut multipart: Multipart,
-) -> ApiResult<UploadedJob> {
-    let job_id = JobId::generate();
+/// 400 for a malformed form or a missing file, 413 over the size limit.
+pub async fn receive_form(state: &AppState, mut multipart: Multipart) -> ApiResult<ReceivedForm> {
     tokio::fs::create_dir_all(&state.scratch_dir)
         .await
         .map_err(ApiError::internal)?;
-    let scratch = ScratchFile(state.scratch_dir.join(format!("upload-{job_id}")));
+    let file = ScratchFile(
+        state
+            .scratch_dir
+            .join(format!("upload-{}", JobId::generate())),
+    );
     let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut upload: Option<(u64, Option<String>)> = None;
-
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field
             .name()
@@ -122,7 +143,7 @@ pub async fn receive_job(
                 return Err(ApiError::BadRequest("send exactly one `file` field".into()));
             }
             let file_name = field.file_name().map(str::to_owned);
-            let size = save_file_field(field, &scratch.0, state.limits.max_upload_bytes).await?;
+            let size = save_file_field(field, &file.0, state.limits.max_upload_bytes).await?;
             upload = Some((size, file_name));
         } else {
             let value = read_text_field(field, &name, state.limits.max_form_field_bytes).await?;
@@ -134,16 +155,34 @@ pub async fn receive_job(
             "`audio_url` is not supported yet; upload the file in the `file` field".into(),
         ));
     }
-    let Some((size, file_name)) = upload else {
+    let Some((size_bytes, file_name)) = upload else {
         return Err(ApiError::BadRequest(
             "the form has no `file` field with the audio to transcribe".into(),
         ));
     };
-    let parameters = parse_parameters(&fields, file_name.as_deref(), state)?;
-    let audio = validate_audio(state, scratch.0.clone()).await?;
+    Ok(ReceivedForm {
+        fields,
+        file,
+        size_bytes,
+        file_name,
+    })
+}
 
+/// Validates a received form's audio, stores it, and returns the job to insert. `parameters`
+/// come from the caller, which knows which API's field names the form uses.
+///
+/// # Errors
+/// 400 for unusable audio; storage failures.
+pub async fn prepare_job(
+    state: &AppState,
+    principal: &Principal,
+    form: ReceivedForm,
+    parameters: JobParameters,
+) -> ApiResult<UploadedJob> {
+    let job_id = JobId::generate();
+    let audio = validate_audio(state, form.file.0.clone()).await?;
     let key = BlobKey::original_audio(&job_id);
-    let file = tokio::fs::File::open(&scratch.0)
+    let file = tokio::fs::File::open(&form.file.0)
         .await
         .map_err(ApiError::internal)?;
     let stream = futures::StreamExt::map(tokio_util::io::ReaderStream::new(file), |chunk| {
@@ -162,7 +201,7 @@ pub async fn receive_job(
     let display_name = parameters
         .display_name
         .clone()
-        .or(file_name)
+        .or(form.file_name)
         .unwrap_or_else(|| job_id.to_string());
     let job = JobRecord {
         id: job_id,
@@ -171,7 +210,7 @@ pub async fn receive_job(
         parameters,
         owner_key_id: principal.key_id.clone(),
         original_blob_key: Some(key),
-        original_size_bytes: i64::try_from(size).ok(),
+        original_size_bytes: i64::try_from(form.size_bytes).ok(),
         audio,
         transcript_blob_key: None,
         warnings: plan.warnings.clone(),
@@ -182,6 +221,21 @@ pub async fn receive_job(
         purge_after_ms: None,
     };
     Ok(UploadedJob { job, plan })
+}
+
+/// Inserts a prepared job and wakes the orchestrator.
+///
+/// # Errors
+/// Store failures.
+pub async fn submit_job(state: &AppState, uploaded: &UploadedJob) -> ApiResult<()> {
+    state
+        .store
+        .create_job(&uploaded.job, &uploaded.plan.tasks)
+        .await?;
+    // The orchestrator enqueues the first task; a lost wake-up is caught by its sweep.
+    let _ = state.job_events.send(uploaded.job.id.clone());
+    tracing::info!(job_id = %uploaded.job.id, "job created");
+    Ok(())
 }
 
 /// Decodes the upload once to refuse unusable audio with a clear 400 before a job exists.
@@ -218,7 +272,7 @@ async fn validate_audio(state: &AppState, path: PathBuf) -> ApiResult<AudioMetad
     })
 }
 
-fn single<'a>(fields: &'a BTreeMap<String, Vec<String>>, name: &str) -> Option<&'a str> {
+pub(crate) fn single<'a>(fields: &'a BTreeMap<String, Vec<String>>, name: &str) -> Option<&'a str> {
     fields
         .get(name)
         .and_then(|values| values.last())
@@ -244,7 +298,10 @@ fn parse_number<T: std::str::FromStr>(value: &str, field: &str) -> ApiResult<T> 
 
 /// A list field sent as a JSON array string, as repeated fields (`name` or `name[]`), or as a
 /// comma-separated string.
-fn list_field(fields: &BTreeMap<String, Vec<String>>, name: &str) -> ApiResult<Vec<String>> {
+pub(crate) fn list_field(
+    fields: &BTreeMap<String, Vec<String>>,
+    name: &str,
+) -> ApiResult<Vec<String>> {
     let Some(values) = fields.get(name) else {
         return Ok(Vec::new());
     };
@@ -269,11 +326,13 @@ fn list_field(fields: &BTreeMap<String, Vec<String>>, name: &str) -> ApiResult<V
     Ok(items)
 }
 
-fn parse_parameters(
-    fields: &BTreeMap<String, Vec<String>>,
-    file_name: Option<&str>,
-    state: &AppState,
-) -> ApiResult<JobParameters> {
+/// The native API's form fields as job parameters.
+///
+/// # Errors
+/// 400 naming the first bad field.
+pub fn native_parameters(form: &ReceivedForm, state: &AppState) -> ApiResult<JobParameters> {
+    let fields = &form.fields;
+    let file_name = form.file_name.as_deref();
     let model = single(fields, "model")
         .filter(|model| *model != "auto")
         .map(str::to_owned);

@@ -17,7 +17,7 @@ use super::views::{JobSummary, JobView, StageView, rfc3339};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::upload::{self, UploadedJob};
+use crate::upload;
 
 /// Loads a job the caller may see: admins see every job, other keys only their own. A job
 /// that exists but belongs to someone else is reported as missing, not forbidden, so ids cannot
@@ -68,11 +68,18 @@ pub async fn create(
             state.limits.max_active_jobs_per_key
         )));
     }
-    let UploadedJob { job, plan } = upload::receive_job(&state, &principal, multipart).await?;
-    state.store.create_job(&job, &plan.tasks).await?;
-    // The orchestrator enqueues the first task; a lost wake-up is caught by its sweep.
-    let _ = state.job_events.send(job.id.clone());
-    tracing::info!(job_id = %job.id, "job created");
+    let form = upload::receive_form(&state, multipart).await?;
+    if let Some(model) = form
+        .field("model")
+        .filter(|model| super::openai::is_openai_model(model))
+    {
+        let model = model.to_owned();
+        return super::openai::transcribe(&state, &principal, form, &model).await;
+    }
+    let parameters = upload::native_parameters(&form, &state)?;
+    let uploaded = upload::prepare_job(&state, &principal, form, parameters).await?;
+    upload::submit_job(&state, &uploaded).await?;
+    let job = uploaded.job;
     let body = serde_json::json!({
         "id": job.id,
         "status": job.status,

@@ -5,6 +5,7 @@
 
 mod jobs;
 mod keys;
+pub mod openai;
 mod system;
 mod views;
 
@@ -175,6 +176,13 @@ fn table() -> RouteTable {
         WRITE,
         "Delete the original audio, keep the transcript",
         delete(jobs::delete_audio),
+    )
+    .add(
+        Method::POST,
+        "/v1/audio/translations",
+        WRITE,
+        "OpenAI-compatible translation to English (synchronous)",
+        post(openai::translate),
     )
     .add(
         Method::POST,

@@ -64,6 +64,8 @@ pub async fn models(State(state): State<Arc<AppState>>) -> Json<serde_json::Valu
             serde_json::json!({
                 "id": id,
                 "object": "model",
+                "created": 0,
+                "owned_by": "dalston",
                 "stage": "transcribe",
                 "engine_id": "whisper-candle",
                 "status": "ready",
@@ -73,6 +75,16 @@ pub async fn models(State(state): State<Arc<AppState>>) -> Json<serde_json::Valu
             })
         })
         .collect();
+    // The name OpenAI clients ask for; it runs the default model.
+    let mut data = data;
+    data.push(serde_json::json!({
+        "id": "whisper-1",
+        "object": "model",
+        "created": 0,
+        "owned_by": "dalston",
+        "stage": "transcribe",
+        "alias_of": default,
+    }));
     Json(serde_json::json!({ "object": "list", "data": data }))
 }
 
