@@ -257,6 +257,20 @@ fn long_audio_is_windowed_and_reports_progress() {
     assert!(error_rate <= MAX_WER, "WER {error_rate:.3}: {hypothesis}");
     assert!(result.segments.last().unwrap().start_secs > 24.0);
     assert_clean_segments(&result);
+
+    // The same audio with each window prompted by the text before it.
+    let conditioned = TranscribeOptions {
+        condition_on_previous_text: true,
+        ..TranscribeOptions::default()
+    };
+    let result = transcribe(tiny_en(), &long, &conditioned);
+    let error_rate = wer(&reference, &text(&result));
+    assert!(
+        error_rate <= MAX_WER,
+        "WER {error_rate:.3}: {}",
+        text(&result)
+    );
+    assert_clean_segments(&result);
 }
 
 #[test]

@@ -81,9 +81,7 @@ impl WindowDecoder<'_> {
             &[sot_index as u32, (initial.len() - 1) as u32],
             hidden.device(),
         )?;
-        let first = decoder
-            .logits(&hidden.index_select(&rows, 0)?)?
-            .to_vec2::<f32>()?;
+        let first = decoder.logits(&hidden.index_select(&rows, 0)?)?;
         let no_speech_prob = softmax(&first[0])
             .get(self.tokenizer.special.no_speech as usize)
             .copied()
@@ -112,7 +110,11 @@ impl WindowDecoder<'_> {
                 break;
             }
             let hidden = decoder.forward(&[next], &mut cache, cross)?;
-            logits = decoder.logits(&hidden)?.squeeze(0)?.to_vec1::<f32>()?;
+            logits = decoder
+                .logits(&hidden)?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
         }
 
         let text = self.tokenizer.decode(&tokens);

@@ -5,13 +5,15 @@
 //! each self-attention layer keeps the keys and values of the tokens it has already seen
 //! ([`SelfCache`]), so a step only runs the new token through the layers. The output projection
 //! is tied to the token embedding, as in the CTranslate2 file (`decoder/projection/weight` is
-//! an alias of `decoder/embeddings/weight`).
+//! an alias of `decoder/embeddings/weight`); both it and the step weights are kept in f16 and
+//! multiplied with [`HalfMatrix::matvec`], since a step is bound by the weight bytes it reads.
 
 use candle_core::{Device, Tensor};
 
 use crate::ModelError;
 use crate::whisper::ct2::Ct2File;
 use crate::whisper::layers::{FeedForward, LayerNorm, Linear, attend, merge_heads, split_heads};
+use crate::whisper::matvec::HalfMatrix;
 use crate::whisper::model::Hyperparameters;
 
 struct DecoderLayer {
@@ -51,7 +53,8 @@ impl SelfCache {
 
 /// The decoder's weights.
 pub(crate) struct Decoder {
-    embeddings: Tensor,
+    /// Token embedding `(n_vocab, d_model)`, also the output projection.
+    embeddings: HalfMatrix,
     positions: Tensor,
     layers: Vec<DecoderLayer>,
     norm: LayerNorm,
@@ -79,14 +82,15 @@ impl Decoder {
                         &format!("{prefix}/self_attention/layer_norm"),
                         device,
                     )?,
-                    self_query,
-                    self_key,
-                    self_value,
+                    self_query: self_query.with_step_weights()?,
+                    self_key: self_key.with_step_weights()?,
+                    self_value: self_value.with_step_weights()?,
                     self_out: Linear::load(
                         file,
                         &format!("{prefix}/self_attention/linear_1"),
                         device,
-                    )?,
+                    )?
+                    .with_step_weights()?,
                     cross_norm: LayerNorm::load(
                         file,
                         &format!("{prefix}/attention/layer_norm"),
@@ -96,21 +100,26 @@ impl Decoder {
                         file,
                         &format!("{prefix}/attention/linear_0"),
                         device,
-                    )?,
+                    )?
+                    .with_step_weights()?,
                     cross_key,
                     cross_value,
-                    cross_out: Linear::load(file, &format!("{prefix}/attention/linear_2"), device)?,
+                    cross_out: Linear::load(file, &format!("{prefix}/attention/linear_2"), device)?
+                        .with_step_weights()?,
                     feed_forward: FeedForward::load(
                         file,
                         &format!("{prefix}/ffn"),
                         hp.activation,
                         device,
-                    )?,
+                    )?
+                    .with_step_weights()?,
                 })
             })
             .collect::<Result<Vec<_>, ModelError>>()?;
         Ok(Decoder {
-            embeddings: file.tensor("decoder/embeddings/weight", device)?,
+            embeddings: HalfMatrix::from_tensor(
+                &file.tensor("decoder/embeddings/weight", device)?,
+            )?,
             positions: file.tensor("decoder/position_encodings/encodings", device)?,
             layers,
             norm: LayerNorm::load(file, "decoder/layer_norm", device)?,
@@ -143,12 +152,19 @@ impl Decoder {
         cache: &mut SelfCache,
         cross: &CrossCache,
     ) -> candle_core::Result<Tensor> {
-        let device = self.embeddings.device();
+        let device = self.positions.device();
         let n = tokens.len();
         let offset = cache.len;
-        let ids = Tensor::new(tokens, device)?;
-        let mut x =
-            (self.embeddings.index_select(&ids, 0)? + self.positions.narrow(0, offset, n)?)?;
+        let mut embedded = Vec::with_capacity(n * self.embeddings.cols());
+        for &token in tokens {
+            let token = token as usize;
+            if token >= self.embeddings.rows() {
+                candle_core::bail!("token {token} is outside the vocabulary");
+            }
+            embedded.extend(self.embeddings.row(token));
+        }
+        let embedded = Tensor::from_vec(embedded, (n, self.embeddings.cols()), device)?;
+        let mut x = (embedded + self.positions.narrow(0, offset, n)?)?;
         let mask = if n > 1 {
             Some(causal_mask(n, offset, device)?)
         } else {
@@ -186,9 +202,13 @@ impl Decoder {
         self.norm.forward(&x)
     }
 
-    /// Vocabulary logits `(rows, n_vocab)` for hidden states `(rows, d_model)`.
-    pub fn logits(&self, hidden: &Tensor) -> candle_core::Result<Tensor> {
-        hidden.matmul(&self.embeddings.t()?)
+    /// Vocabulary logits, one vector per row of the hidden states `(rows, d_model)`.
+    pub fn logits(&self, hidden: &Tensor) -> candle_core::Result<Vec<Vec<f32>>> {
+        Ok(hidden
+            .to_vec2::<f32>()?
+            .iter()
+            .map(|row| self.embeddings.matvec(row, None))
+            .collect())
     }
 }
 

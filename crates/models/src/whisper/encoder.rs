@@ -117,11 +117,11 @@ impl Encoder {
         let x = mel
             .conv1d(&self.conv1_weight, 1, 1, 1, 1)?
             .broadcast_add(&self.conv1_bias)?;
-        let x = self.activation.apply(&x)?;
+        let x = self.activation.apply(x)?;
         let x = x
             .conv1d(&self.conv2_weight, 1, 2, 1, 1)?
             .broadcast_add(&self.conv2_bias)?;
-        let x = self.activation.apply(&x)?;
+        let x = self.activation.apply(x)?;
         let x = x.squeeze(0)?.t()?;
         let time = x.dim(0)?;
         let mut x = (x + self.positions.narrow(0, 0, time)?)?;

@@ -25,7 +25,12 @@ pub(crate) fn detect_language(
 ) -> Result<DetectedLanguage, ModelError> {
     let mut cache = SelfCache::default();
     let hidden = net.decoder.forward(&[special.sot], &mut cache, cross)?;
-    let logits = net.decoder.logits(&hidden)?.squeeze(0)?.to_vec1::<f32>()?;
+    let logits = net
+        .decoder
+        .logits(&hidden)?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
     let language_logits: Vec<f32> = special
         .languages
         .iter()

@@ -8,6 +8,8 @@ use candle_core::{Device, Tensor};
 
 use crate::ModelError;
 use crate::whisper::ct2::Ct2File;
+use crate::whisper::kernels;
+use crate::whisper::matvec::HalfMatrix;
 
 /// `layer_norm` epsilon used by Whisper (PyTorch's default).
 const LAYER_NORM_EPS: f32 = 1e-5;
@@ -32,9 +34,15 @@ impl Activation {
         }
     }
 
-    pub fn apply(self, x: &Tensor) -> candle_core::Result<Tensor> {
+    /// Applies the activation, in place when it can: `x` must not share storage with a
+    /// tensor the caller still uses (a fresh op output, as everywhere here).
+    pub fn apply(self, x: Tensor) -> candle_core::Result<Tensor> {
         match self {
-            Activation::GeluErf => x.gelu_erf(),
+            Activation::GeluErf => {
+                let x = x.contiguous()?;
+                kernels::gelu_erf_in_place(&x)?;
+                Ok(x)
+            }
             Activation::GeluTanh => x.gelu(),
         }
     }
@@ -42,9 +50,17 @@ impl Activation {
 
 /// `y = x·Wᵀ + b` over rows of `x`.
 pub(crate) struct Linear {
-    /// The weight transposed to `(in, out)`, contiguous.
+    /// The weight transposed to `(in, out)`, contiguous, for `gemm` on many rows.
     weight_t: Tensor,
     bias: Option<Tensor>,
+    /// An f16 copy for single-row products (decoder steps), when enabled.
+    step: Option<StepWeights>,
+}
+
+/// The weight in f16 `(out, in)` and the bias as a plain vector, for [`HalfMatrix::matvec`].
+struct StepWeights {
+    weight: HalfMatrix,
+    bias: Option<Vec<f32>>,
 }
 
 impl Linear {
@@ -64,7 +80,22 @@ impl Linear {
         Ok(Linear {
             weight_t: weight.t()?.contiguous()?,
             bias,
+            step: None,
         })
+    }
+
+    /// Adds an f16 copy of the weight used when `forward` gets a single row: decoder steps
+    /// are bound by the bytes of weight they read (see [`crate::whisper::matvec`]).
+    pub fn with_step_weights(mut self) -> Result<Linear, ModelError> {
+        let bias = match &self.bias {
+            Some(bias) => Some(bias.to_vec1::<f32>()?),
+            None => None,
+        };
+        self.step = Some(StepWeights {
+            weight: HalfMatrix::from_tensor(&self.weight_t.t()?)?,
+            bias,
+        });
+        Ok(self)
     }
 
     /// Splits a fused layer (`rows` of the weight stacked `parts` times) into `parts` layers:
@@ -102,6 +133,15 @@ impl Linear {
 
     /// Applies the layer to `x` of shape `(rows, in)`.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if let Some(step) = &self.step
+            && x.dim(0)? == 1
+        {
+            let y = step
+                .weight
+                .matvec(&x.flatten_all()?.to_vec1::<f32>()?, step.bias.as_deref());
+            let width = y.len();
+            return Tensor::from_vec(y, (1, width), x.device());
+        }
         let y = x.matmul(&self.weight_t)?;
         match &self.bias {
             Some(bias) => y.broadcast_add(bias),
@@ -154,10 +194,19 @@ impl FeedForward {
         })
     }
 
+    /// See [`Linear::with_step_weights`].
+    pub fn with_step_weights(self) -> Result<FeedForward, ModelError> {
+        Ok(FeedForward {
+            up: self.up.with_step_weights()?,
+            down: self.down.with_step_weights()?,
+            ..self
+        })
+    }
+
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let hidden = self
             .activation
-            .apply(&self.up.forward(&self.norm.forward(x)?)?)?;
+            .apply(self.up.forward(&self.norm.forward(x)?)?)?;
         self.down.forward(&hidden)
     }
 }
@@ -192,8 +241,9 @@ pub(crate) fn attend(
         Some(mask) => scores.broadcast_add(mask)?,
         None => scores,
     };
-    let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-    weights.matmul(v)
+    let scores = scores.contiguous()?;
+    kernels::softmax_last_dim_in_place(&scores)?;
+    scores.matmul(v)
 }
 
 /// Sinusoidal positions as OpenAI's `sinusoids(length, channels)`, for models that do not

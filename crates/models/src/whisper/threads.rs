@@ -21,8 +21,10 @@ use rayon::ThreadPool;
 use crate::ModelError;
 
 /// Threads used when `LoadOptions.threads` is 0, capped at the CPUs available. Measured on
-/// the 2-vCPU machine (see the crate report): 2 threads beat 1 on an idle host; under
-/// contention set `threads` to 1 explicitly.
+/// the 2-vCPU development machine with base on 77 s of speech, release build, while other
+/// builds kept the host busy (load ≈ 4.5): real-time factor 0.13–0.14 with 1 thread,
+/// 0.12–0.13 with 2. Two threads never lost, so 2 it is; a host that runs several
+/// transcriptions at once should give each model 1.
 pub const DEFAULT_THREADS: usize = 2;
 
 /// The number of worker threads for a requested count (0 = decide).

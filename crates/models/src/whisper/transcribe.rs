@@ -162,11 +162,10 @@ impl WhisperModel {
             (1, self.net.hp.n_mels, N_FRAMES),
             &candle_core::Device::Cpu,
         )?;
-        let t0 = std::time::Instant::now();
+        let started = std::time::Instant::now();
         let audio = self.net.encoder.forward(&mel)?;
-        let t1 = std::time::Instant::now();
         let cross = self.net.decoder.cross_cache(&audio)?;
-        let t2 = std::time::Instant::now();
+        let encode_ms = started.elapsed().as_secs_f64() * 1000.0;
         let special = &self.tokenizer.special;
 
         let mut sot_sequence = vec![special.sot];
@@ -205,18 +204,16 @@ impl WhisperModel {
         let mut last = None;
         for (attempt, &temperature) in options.temperatures.iter().enumerate() {
             let mut rng = Rng::new(SAMPLING_SEED ^ ((seek as u64) << 8) ^ attempt as u64);
-            let t3 = std::time::Instant::now();
+            let started = std::time::Instant::now();
             let result = decoder.decode(&cross, &initial, sot_index, temperature, &mut rng)?;
-            #[expect(clippy::print_stderr, reason = "tmp")]
-            {
-                eprintln!(
-                    "TIMING encode {:?} cross {:?} decode {:?} tokens {}",
-                    t1 - t0,
-                    t2 - t1,
-                    t3.elapsed(),
-                    result.tokens.len()
-                );
-            }
+            tracing::debug!(
+                seek,
+                temperature,
+                encode_ms,
+                decode_ms = started.elapsed().as_secs_f64() * 1000.0,
+                tokens = result.tokens.len(),
+                "window decoded"
+            );
             let retry = needs_fallback(&result, options);
             if retry {
                 tracing::debug!(

@@ -11,3 +11,4 @@ mod bad_input;
 mod helpers;
 mod jobs;
 mod openai;
+mod sdk;

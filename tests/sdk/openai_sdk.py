@@ -1,0 +1,55 @@
+"""The official `openai` Python SDK, unchanged, against a running Dalston.
+
+Usage: python openai_sdk.py BASE_URL API_KEY AUDIO_FILE
+Exits non-zero with a message on the first mismatch.
+"""
+import sys
+
+import openai
+
+base_url, api_key, audio = sys.argv[1], sys.argv[2], sys.argv[3]
+client = openai.OpenAI(base_url=f"{base_url}/v1", api_key=api_key, max_retries=0)
+
+
+def check(condition, message):
+    if not condition:
+        sys.exit(f"openai SDK check failed: {message}")
+
+
+with open(audio, "rb") as f:
+    plain = client.audio.transcriptions.create(model="whisper-1", file=f)
+check("country" in plain.text.lower(), f"json text: {plain.text!r}")
+
+with open(audio, "rb") as f:
+    verbose = client.audio.transcriptions.create(
+        model="whisper-1", file=f, response_format="verbose_json", timestamp_granularities=["segment"]
+    )
+check(verbose.language == "english", f"verbose language: {verbose.language!r}")
+check(verbose.segments and verbose.segments[0].end > 0, "verbose segments")
+
+with open(audio, "rb") as f:
+    srt = client.audio.transcriptions.create(model="whisper-1", file=f, response_format="srt")
+check(isinstance(srt, str) and srt.startswith("1\n"), f"srt: {srt!r}")
+
+with open(audio, "rb") as f:
+    translation = client.audio.translations.create(model="whisper-1", file=f)
+check("country" in translation.text.lower(), f"translation: {translation.text!r}")
+
+models = [m.id for m in client.models.list()]
+check("whisper-1" in models, f"models: {models}")
+
+try:
+    with open(audio, "rb") as f:
+        client.audio.transcriptions.create(model="whisper-1", file=f, response_format="xml")
+    check(False, "an invalid response_format was accepted")
+except openai.BadRequestError as error:
+    check("response_format" in str(error), f"error message: {error}")
+
+bad = openai.OpenAI(base_url=f"{base_url}/v1", api_key="dk_wrong", max_retries=0)
+try:
+    bad.models.list()
+    check(False, "a wrong key was accepted")
+except openai.AuthenticationError:
+    pass
+
+print("openai SDK: all checks passed")
