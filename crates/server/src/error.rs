@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     BadRequest,
+    Validation,
     InvalidAudio,
     Unauthorized,
     Forbidden,
@@ -24,8 +25,9 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::BadRequest,
+        ErrorCode::Validation,
         ErrorCode::InvalidAudio,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -40,6 +42,7 @@ impl ErrorCode {
     pub fn name(self) -> &'static str {
         match self {
             ErrorCode::BadRequest => "bad_request",
+            ErrorCode::Validation => "validation_error",
             ErrorCode::InvalidAudio => "invalid_audio",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
@@ -55,6 +58,7 @@ impl ErrorCode {
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::BadRequest | ErrorCode::InvalidAudio => StatusCode::BAD_REQUEST,
+            ErrorCode::Validation => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
@@ -71,6 +75,9 @@ impl ErrorCode {
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
+    /// A form field of a compatible API has a value that API does not accept (422).
+    #[error("{field}: {message}")]
+    Validation { field: String, message: String },
     /// The upload is not usable audio; `reason` is the audio crate's code (`empty_audio`, …).
     #[error("{message}")]
     InvalidAudio {
@@ -100,6 +107,7 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::BadRequest(_) => ErrorCode::BadRequest,
+            ApiError::Validation { .. } => ErrorCode::Validation,
             ApiError::InvalidAudio { .. } => ErrorCode::InvalidAudio,
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,

@@ -3,9 +3,11 @@
 //! The router, the OpenAPI document and the authorisation test are all built from [`routes`],
 //! so a route cannot exist without a declared [`Access`].
 
+mod elevenlabs;
 mod jobs;
 mod keys;
 pub mod openai;
+mod sync;
 mod system;
 mod views;
 
@@ -183,6 +185,27 @@ fn table() -> RouteTable {
         WRITE,
         "OpenAI-compatible translation to English (synchronous)",
         post(openai::translate),
+    )
+    .add(
+        Method::POST,
+        "/v1/speech-to-text",
+        WRITE,
+        "ElevenLabs-compatible transcription (synchronous)",
+        post(elevenlabs::convert),
+    )
+    .add(
+        Method::GET,
+        "/v1/speech-to-text/transcripts/{transcription_id}",
+        READ,
+        "ElevenLabs-compatible transcript",
+        get(elevenlabs::get_transcript),
+    )
+    .add(
+        Method::DELETE,
+        "/v1/speech-to-text/transcripts/{transcription_id}",
+        WRITE,
+        "ElevenLabs-compatible transcript deletion",
+        delete(elevenlabs::delete_transcript),
     )
     .add(
         Method::POST,

@@ -4,7 +4,6 @@
 //! works unchanged with only its base URL changed.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Multipart, State};
 use axum::http::header;
@@ -12,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use dalston_core::export::{ExportFormat, ExportOptions, render};
 use dalston_core::params::{TimestampsGranularity, TranscriptionTask};
-use dalston_core::{JobId, JobParameters, JobStatus, Transcript};
+use dalston_core::{JobParameters, Transcript};
 use serde_json::{Value, json};
 
 use crate::auth::Principal;
@@ -158,53 +157,8 @@ async fn run(
     }
     let uploaded = upload::prepare_job(state, principal, form, parameters).await?;
     upload::submit_job(state, &uploaded).await?;
-    let transcript = wait_for_transcript(
-        state,
-        &uploaded.job.id,
-        Duration::from_secs(state.limits.sync_wait_secs),
-    )
-    .await?;
+    let transcript = super::sync::wait_for_transcript(state, &uploaded.job.id).await?;
     Ok(render_response(&transcript, format, task))
-}
-
-async fn wait_for_transcript(
-    state: &AppState,
-    job_id: &JobId,
-    timeout: Duration,
-) -> Result<Transcript, ApiError> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let job = state
-            .store
-            .get_job(job_id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("job {job_id} vanished")))?;
-        match job.status {
-            JobStatus::Completed => {
-                let key = job
-                    .transcript_blob_key
-                    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no transcript")))?;
-                let bytes = state.blobs.get_bytes(&key).await?;
-                return serde_json::from_slice(&bytes).map_err(ApiError::internal);
-            }
-            JobStatus::Failed => {
-                return Err(ApiError::BadRequest(
-                    job.error.unwrap_or_else(|| "transcription failed".into()),
-                ));
-            }
-            JobStatus::Cancelled => {
-                return Err(ApiError::Conflict(format!("job {job_id} was cancelled")));
-            }
-            JobStatus::Pending | JobStatus::Running | JobStatus::Cancelling => {}
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(ApiError::Unavailable(format!(
-                "the transcription did not finish within {} s; it continues as job {job_id} on the native API",
-                timeout.as_secs()
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn render_response(

@@ -1,0 +1,410 @@
+//! ElevenLabs' speech-to-text API: `POST /v1/speech-to-text` and
+//! `GET`/`DELETE /v1/speech-to-text/transcripts/{id}`, in the shapes the official `elevenlabs`
+//! SDK parses. Requests run through the normal pipeline; the transcription id is the job id.
+
+use std::sync::Arc;
+
+use axum::extract::{Multipart, Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use dalston_core::export::{ExportFormat, ExportOptions, render};
+use dalston_core::params::{SpeakerDetection, TimestampsGranularity};
+use dalston_core::{JobParameters, JobStatus, Transcript};
+use serde_json::{Value, json};
+
+use super::jobs::load_job;
+use crate::auth::Principal;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::upload::{self, ReceivedForm};
+
+/// An [`ApiError`] in ElevenLabs' shape: `{"detail": {"status", "message"}}`, and for invalid
+/// fields their validation list `{"detail": [{"loc", "msg", "type"}]}` with 422.
+#[derive(Debug)]
+pub struct ElevenLabsError(pub ApiError);
+
+impl From<ApiError> for ElevenLabsError {
+    fn from(error: ApiError) -> Self {
+        Self(error)
+    }
+}
+
+impl IntoResponse for ElevenLabsError {
+    fn into_response(self) -> Response {
+        match self.0 {
+            ApiError::Validation { field, message } => {
+                let body = json!({ "detail": [{ "loc": ["body", field], "msg": message, "type": "value_error" }] });
+                (axum::http::StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+            }
+            other => other.into_response(),
+        }
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::Validation {
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn boolean(form: &ReceivedForm, field: &str) -> Result<bool, ApiError> {
+    match form.field(field) {
+        None | Some("false" | "False" | "0") => Ok(false),
+        Some("true" | "True" | "1") => Ok(true),
+        Some(other) => Err(invalid(
+            field,
+            format!("expected true or false, got {other:?}"),
+        )),
+    }
+}
+
+/// `timestamps_granularity` of the ElevenLabs API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Granularity {
+    None,
+    Word,
+    Character,
+}
+
+/// The request as understood: job parameters plus what shapes the response.
+#[derive(Debug)]
+struct ElevenLabsRequest {
+    parameters: JobParameters,
+    granularity: Granularity,
+    additional_formats: Vec<AdditionalFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AdditionalFormat {
+    Srt,
+    Txt,
+    SegmentedJson,
+}
+
+fn parse_request(form: &ReceivedForm, state: &AppState) -> Result<ElevenLabsRequest, ApiError> {
+    let model = match form.field("model_id") {
+        None => return Err(invalid("model_id", "field required")),
+        // ElevenLabs' own model names run the server's default model.
+        Some(id) if id.starts_with("scribe") => None,
+        Some(id)
+            if state
+                .catalog
+                .available()
+                .iter()
+                .any(|available| available == id) =>
+        {
+            Some(id.to_owned())
+        }
+        Some(id) => {
+            return Err(invalid(
+                "model_id",
+                format!(
+                    "unknown model {id:?}; use scribe_v1, scribe_v2 or one of {}",
+                    state.catalog.available().join(", ")
+                ),
+            ));
+        }
+    };
+    for unsupported in ["webhook", "use_multi_channel"] {
+        if boolean(form, unsupported)? {
+            return Err(invalid(unsupported, "not available on this server yet"));
+        }
+    }
+    if form.field("cloud_storage_url").is_some() || form.field("source_url").is_some() {
+        return Err(invalid(
+            "source_url",
+            "URL ingestion is not available on this server yet; upload the file",
+        ));
+    }
+    let granularity = match form.field("timestamps_granularity").unwrap_or("word") {
+        "none" => Granularity::None,
+        "word" => Granularity::Word,
+        "character" => Granularity::Character,
+        other => {
+            return Err(invalid(
+                "timestamps_granularity",
+                format!("expected none, word or character, got {other:?}"),
+            ));
+        }
+    };
+    let language = form
+        .field("language_code")
+        .map(|raw| {
+            dalston_core::language::normalize(raw)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    invalid(
+                        "language_code",
+                        format!("{raw:?} is not a language code Whisper knows"),
+                    )
+                })
+        })
+        .transpose()?;
+    let num_speakers = form
+        .field("num_speakers")
+        .map(|raw| {
+            raw.parse::<u32>()
+                .map_err(|_| invalid("num_speakers", "expected a whole number"))
+        })
+        .transpose()?;
+    let parameters = JobParameters {
+        model,
+        language,
+        timestamps_granularity: match granularity {
+            Granularity::None => TimestampsGranularity::Segment,
+            Granularity::Word | Granularity::Character => TimestampsGranularity::Word,
+        },
+        speaker_detection: if boolean(form, "diarize")? {
+            SpeakerDetection::Diarize
+        } else {
+            SpeakerDetection::None
+        },
+        max_speakers: num_speakers,
+        vocabulary: upload::list_field(&form.fields, "keyterms")?,
+        display_name: form.file_name.clone(),
+        ..JobParameters::default()
+    };
+    parameters
+        .validate()
+        .map_err(|error| invalid("form", error.to_string()))?;
+    Ok(ElevenLabsRequest {
+        parameters,
+        granularity,
+        additional_formats: additional_formats(form)?,
+    })
+}
+
+fn additional_formats(form: &ReceivedForm) -> Result<Vec<AdditionalFormat>, ApiError> {
+    let Some(raw) = form.fields.get("additional_formats") else {
+        return Ok(Vec::new());
+    };
+    let mut formats = Vec::new();
+    for value in raw {
+        let parsed: Value = serde_json::from_str(value).map_err(|_| {
+            invalid(
+                "additional_formats",
+                "expected a JSON list of {\"format\": …} objects",
+            )
+        })?;
+        let items = match parsed {
+            Value::Array(items) => items,
+            single => vec![single],
+        };
+        for item in items {
+            formats.push(match item["format"].as_str() {
+                Some("srt") => AdditionalFormat::Srt,
+                Some("txt") => AdditionalFormat::Txt,
+                Some("segmented_json") => AdditionalFormat::SegmentedJson,
+                Some(other @ ("html" | "docx" | "pdf")) => {
+                    return Err(invalid(
+                        "additional_formats",
+                        format!("{other} is not available on this server yet"),
+                    ));
+                }
+                other => {
+                    return Err(invalid(
+                        "additional_formats",
+                        format!("unknown format {other:?}"),
+                    ));
+                }
+            });
+        }
+    }
+    Ok(formats)
+}
+
+/// ElevenLabs speaker ids: `speaker_0` for `SPEAKER_00`.
+fn speaker_id(speaker: Option<&str>) -> Value {
+    speaker
+        .and_then(|id| id.strip_prefix("SPEAKER_"))
+        .and_then(|n| n.parse::<u32>().ok())
+        .map_or(Value::Null, |n| Value::from(format!("speaker_{n}")))
+}
+
+/// Words with a `spacing` entry between consecutive words, as ElevenLabs returns them: joining
+/// every entry's `text` rebuilds the transcript.
+fn words(transcript: &Transcript, granularity: Granularity) -> Vec<Value> {
+    if granularity == Granularity::None {
+        return Vec::new();
+    }
+    let mut entries = Vec::new();
+    for (index, word) in transcript.words.iter().enumerate() {
+        let speaker = speaker_id(word.speaker.as_deref());
+        if let Some(previous) = index.checked_sub(1).map(|i| &transcript.words[i]) {
+            entries.push(json!({
+                "text": " ", "start": previous.end_secs, "end": word.start_secs,
+                "type": "spacing", "speaker_id": speaker, "logprob": 0.0,
+            }));
+        }
+        let text = word.text.trim();
+        let logprob = word.confidence.map_or(0.0, |p| f64::from(p.max(1e-6)).ln());
+        let mut entry = json!({
+            "text": text, "start": word.start_secs, "end": word.end_secs,
+            "type": "word", "speaker_id": speaker, "logprob": logprob,
+        });
+        if granularity == Granularity::Character {
+            // Characters share the word's span evenly: Whisper gives no finer timing.
+            let count = text.chars().count().max(1) as f64;
+            let step = (word.end_secs - word.start_secs) / count;
+            let characters: Vec<Value> = text
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    let start = word.start_secs + step * i as f64;
+                    json!({ "text": c.to_string(), "start": start, "end": start + step })
+                })
+                .collect();
+            entry["characters"] = Value::Array(characters);
+        }
+        entries.push(entry);
+    }
+    entries
+}
+
+fn additional_format_response(
+    transcript: &Transcript,
+    format: AdditionalFormat,
+) -> Result<Value, ApiError> {
+    let options = ExportOptions::default();
+    let (name, extension, content_type, content) = match format {
+        AdditionalFormat::Srt => (
+            "srt",
+            "srt",
+            "application/x-subrip",
+            render(transcript, ExportFormat::Srt, &options),
+        ),
+        AdditionalFormat::Txt => (
+            "txt",
+            "txt",
+            "text/plain",
+            render(transcript, ExportFormat::Txt, &options),
+        ),
+        AdditionalFormat::SegmentedJson => {
+            let segments: Vec<Value> = transcript
+                .segments
+                .iter()
+                .map(|segment| {
+                    json!({
+                        "text": segment.text,
+                        "start": segment.start_secs,
+                        "end": segment.end_secs,
+                        "speaker_id": speaker_id(segment.speaker.as_deref()),
+                    })
+                })
+                .collect();
+            (
+                "segmented_json",
+                "json",
+                "application/json",
+                Ok(json!({ "segments": segments }).to_string()),
+            )
+        }
+    };
+    let content = content.map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    Ok(json!({
+        "requested_format": name,
+        "file_extension": extension,
+        "content_type": content_type,
+        "is_base64_encoded": false,
+        "content": content,
+    }))
+}
+
+/// The single-channel response (`SpeechToTextChunkResponseModel`).
+fn chunk_response(
+    transcript: &Transcript,
+    transcription_id: &str,
+    granularity: Granularity,
+    formats: &[AdditionalFormat],
+) -> Result<Value, ApiError> {
+    let additional: Vec<Value> = formats
+        .iter()
+        .map(|format| additional_format_response(transcript, *format))
+        .collect::<Result<_, _>>()?;
+    Ok(json!({
+        "language_code": dalston_core::language::iso_639_3(&transcript.language_code).unwrap_or("und"),
+        "language_probability": transcript.language_probability.unwrap_or(1.0),
+        "text": transcript.text,
+        "words": words(transcript, granularity),
+        "channel_index": null,
+        "additional_formats": if additional.is_empty() { Value::Null } else { Value::Array(additional) },
+        "transcription_id": transcription_id,
+        "audio_duration_secs": transcript.duration_secs,
+    }))
+}
+
+/// `POST /v1/speech-to-text`.
+pub async fn convert(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Json<Value>, ElevenLabsError> {
+    let multipart = multipart.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let form = upload::receive_form(&state, multipart).await?;
+    let request = parse_request(&form, &state)?;
+    let uploaded = upload::prepare_job(&state, &principal, form, request.parameters).await?;
+    upload::submit_job(&state, &uploaded).await?;
+    let transcript = super::sync::wait_for_transcript(&state, &uploaded.job.id).await?;
+    Ok(Json(chunk_response(
+        &transcript,
+        uploaded.job.id.as_str(),
+        request.granularity,
+        &request.additional_formats,
+    )?))
+}
+
+/// `GET /v1/speech-to-text/transcripts/{transcription_id}`.
+pub async fn get_transcript(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    Path(transcription_id): Path<String>,
+) -> Result<Json<Value>, ElevenLabsError> {
+    let job = load_job(&state, &principal, &transcription_id).await?;
+    let key = job
+        .transcript_blob_key
+        .as_deref()
+        .filter(|_| job.status == JobStatus::Completed)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "transcript {transcription_id} is not available (the job is {})",
+                job.status
+            ))
+        })?;
+    let bytes = state.blobs.get_bytes(key).await.map_err(ApiError::from)?;
+    let transcript: Transcript = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+    let granularity = match job.parameters.timestamps_granularity {
+        TimestampsGranularity::Word => Granularity::Word,
+        TimestampsGranularity::Segment | TimestampsGranularity::None => Granularity::None,
+    };
+    Ok(Json(chunk_response(
+        &transcript,
+        job.id.as_str(),
+        granularity,
+        &[],
+    )?))
+}
+
+/// `DELETE /v1/speech-to-text/transcripts/{transcription_id}`.
+pub async fn delete_transcript(
+    State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
+    Path(transcription_id): Path<String>,
+) -> Result<Json<Value>, ElevenLabsError> {
+    let job = load_job(&state, &principal, &transcription_id).await?;
+    if !job.status.is_terminal() {
+        return Err(ApiError::Conflict(format!(
+            "transcription {} is still {}",
+            job.id, job.status
+        ))
+        .into());
+    }
+    state
+        .orchestrator
+        .delete_job(&job)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(Json(
+        json!({ "message": "deleted", "transcription_id": job.id }),
+    ))
+}

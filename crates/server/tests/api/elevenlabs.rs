@@ -1,0 +1,134 @@
+//! The ElevenLabs-compatible surface, spoken as the official SDK sends it.
+
+use dalston_core::wer::word_error_rate;
+use serde_json::Value;
+
+use crate::helpers::{ADMIN_KEY, TestApp, spawn_app, test_file};
+
+const JFK_TEXT: &str = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
+
+async fn convert(app: &TestApp, fields: &[(&str, &str)]) -> reqwest::Response {
+    let bytes = std::fs::read(test_file("jfk.wav")).expect("jfk");
+    let mut form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name("jfk.wav"),
+    );
+    for (name, value) in fields {
+        form = form.text((*name).to_owned(), (*value).to_owned());
+    }
+    app.client
+        .post(app.url("/v1/speech-to-text"))
+        .header("xi-api-key", ADMIN_KEY)
+        .multipart(form)
+        .send()
+        .await
+        .expect("request")
+}
+
+#[tokio::test]
+async fn convert_get_and_delete_in_elevenlabs_shapes() {
+    let app = spawn_app().await;
+    let response = convert(
+        &app,
+        &[
+            ("model_id", "scribe_v1"),
+            ("timestamps_granularity", "none"),
+            ("tag_audio_events", "false"),
+            ("diarize", "false"),
+            (
+                "additional_formats",
+                r#"[{"format": "srt"}, {"format": "segmented_json"}]"#,
+            ),
+            ("some_future_field", "ignored"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["language_code"], "eng");
+    assert!(
+        body["language_probability"]
+            .as_f64()
+            .is_some_and(|p| p > 0.5),
+        "{body}"
+    );
+    assert!(
+        word_error_rate(JFK_TEXT, body["text"].as_str().expect("text")) <= 0.10,
+        "{body}"
+    );
+    assert_eq!(body["words"], serde_json::json!([]));
+    assert!((body["audio_duration_secs"].as_f64().expect("duration") - 11.0).abs() < 0.2);
+    let formats = body["additional_formats"].as_array().expect("formats");
+    assert_eq!(formats[0]["requested_format"], "srt");
+    assert!(
+        formats[0]["content"]
+            .as_str()
+            .expect("srt")
+            .starts_with("1\n")
+    );
+    assert_eq!(formats[1]["file_extension"], "json");
+    let id = body["transcription_id"].as_str().expect("id").to_owned();
+
+    let path = format!("/v1/speech-to-text/transcripts/{id}");
+    let fetched: Value = app
+        .client
+        .get(app.url(&path))
+        .header("xi-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(fetched["text"], body["text"]);
+    let deleted = app
+        .client
+        .delete(app.url(&path))
+        .header("xi-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(deleted.status(), 200);
+    let gone = app
+        .client
+        .get(app.url(&path))
+        .header("xi-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(gone.status(), 404);
+    let body: Value = gone.json().await.expect("json");
+    assert_eq!(body["detail"]["status"], "not_found");
+}
+
+#[tokio::test]
+async fn invalid_fields_get_the_validation_list() {
+    let app = spawn_app().await;
+    for (fields, field) in [
+        (
+            vec![
+                ("model_id", "scribe_v1"),
+                ("timestamps_granularity", "syllable"),
+            ],
+            "timestamps_granularity",
+        ),
+        (vec![("timestamps_granularity", "word")], "model_id"),
+        (
+            vec![("model_id", "scribe_v1"), ("diarize", "maybe")],
+            "diarize",
+        ),
+        (
+            vec![
+                ("model_id", "scribe_v1"),
+                ("additional_formats", r#"[{"format": "pptx"}]"#),
+            ],
+            "additional_formats",
+        ),
+    ] {
+        let response = convert(&app, &fields).await;
+        assert_eq!(response.status(), 422, "{fields:?}");
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["detail"][0]["loc"][1], field, "{body}");
+        assert!(body["detail"][0]["msg"].is_string());
+    }
+}
