@@ -12,7 +12,7 @@ use dalston_core::params::{SpeakerDetection, TimestampsGranularity};
 use dalston_core::{JobParameters, JobStatus, Transcript};
 use serde_json::{Value, json};
 
-use super::jobs::load_job;
+use super::jobs::{ensure_finished, load_job};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -392,13 +392,7 @@ pub async fn delete_transcript(
     Path(transcription_id): Path<String>,
 ) -> Result<Json<Value>, ElevenLabsError> {
     let job = load_job(&state, &principal, &transcription_id).await?;
-    if !job.status.is_terminal() {
-        return Err(ApiError::Conflict(format!(
-            "transcription {} is still {}",
-            job.id, job.status
-        ))
-        .into());
-    }
+    ensure_finished(&job, "wait for it to finish before deleting")?;
     state
         .orchestrator
         .delete_job(&job)

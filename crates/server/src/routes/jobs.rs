@@ -35,6 +35,18 @@ pub async fn load_job(
     if visible { Ok(job) } else { Err(not_found()) }
 }
 
+/// 409 unless the job has finished; `why` completes "job X is running; …".
+pub fn ensure_finished(job: &JobRecord, why: &str) -> ApiResult<()> {
+    if job.status.is_terminal() {
+        Ok(())
+    } else {
+        Err(ApiError::Conflict(format!(
+            "job {} is {}; {why}",
+            job.id, job.status
+        )))
+    }
+}
+
 async fn load_transcript(state: &AppState, job: &JobRecord) -> ApiResult<Option<Transcript>> {
     let Some(key) = job
         .transcript_blob_key
@@ -185,12 +197,7 @@ pub async fn delete_one(
     Path(job_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let job = load_job(&state, &principal, &job_id).await?;
-    if !job.status.is_terminal() {
-        return Err(ApiError::Conflict(format!(
-            "job {} is {}; cancel it or wait for it to finish before deleting",
-            job.id, job.status
-        )));
-    }
+    ensure_finished(&job, "cancel it or wait for it to finish before deleting")?;
     state.orchestrator.delete_job(&job).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -282,12 +289,7 @@ pub async fn delete_audio(
     Path(job_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let job = load_job(&state, &principal, &job_id).await?;
-    if !job.status.is_terminal() {
-        return Err(ApiError::Conflict(format!(
-            "job {} is {}; its audio is still needed",
-            job.id, job.status
-        )));
-    }
+    ensure_finished(&job, "its audio is still needed")?;
     if let Some(key) = job.original_blob_key.as_deref() {
         state.blobs.delete(key).await?;
         state.store.clear_original_audio(&job.id).await?;
