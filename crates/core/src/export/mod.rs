@@ -1,4 +1,4 @@
-//! Exports of the canonical transcript (SRT, VTT, TXT, JSON): pure functions.
+//! Exports of the canonical transcript (SRT, VTT, TXT, JSON, HTML): pure functions.
 //!
 //! Every export is a function of the stored [`Transcript`] and the caller's [`ExportOptions`], so
 //! the gateway, the CLI and the realtime session export all render the same bytes. Subtitle
@@ -7,6 +7,7 @@
 
 mod cue;
 mod format;
+mod html;
 mod json;
 mod options;
 mod srt;
@@ -15,6 +16,7 @@ mod txt;
 mod vtt;
 
 pub use format::{ExportFormat, UnknownExportFormat};
+pub use html::render_html;
 pub use json::render_json;
 pub use options::ExportOptions;
 pub use srt::render_srt;

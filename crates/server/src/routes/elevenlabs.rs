@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{Multipart, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use dalston_core::export::{ExportFormat, ExportOptions, render};
+use dalston_core::export::{ExportFormat, ExportOptions, render, render_html};
 use dalston_core::params::{SpeakerDetection, TimestampsGranularity};
 use dalston_core::{JobParameters, JobStatus, Transcript};
 use serde_json::{Value, json};
@@ -80,6 +80,7 @@ enum AdditionalFormat {
     Srt,
     Txt,
     SegmentedJson,
+    Html,
 }
 
 fn parse_request(form: &ReceivedForm, state: &AppState) -> Result<ElevenLabsRequest, ApiError> {
@@ -196,7 +197,8 @@ fn additional_formats(form: &ReceivedForm) -> Result<Vec<AdditionalFormat>, ApiE
                 Some("srt") => AdditionalFormat::Srt,
                 Some("txt") => AdditionalFormat::Txt,
                 Some("segmented_json") => AdditionalFormat::SegmentedJson,
-                Some(other @ ("html" | "docx" | "pdf")) => {
+                Some("html") => AdditionalFormat::Html,
+                Some(other @ ("docx" | "pdf")) => {
                     return Err(invalid(
                         "additional_formats",
                         format!("{other} is not available on this server yet"),
@@ -279,6 +281,12 @@ fn additional_format_response(
             "txt",
             "text/plain",
             render(transcript, ExportFormat::Txt, &options),
+        ),
+        AdditionalFormat::Html => (
+            "html",
+            "html",
+            "text/html",
+            Ok(render_html(transcript, &options)),
         ),
         AdditionalFormat::SegmentedJson => {
             let segments: Vec<Value> = transcript

@@ -37,7 +37,7 @@ async fn convert_get_and_delete_in_elevenlabs_shapes() {
             ("diarize", "false"),
             (
                 "additional_formats",
-                r#"[{"format": "srt"}, {"format": "segmented_json"}]"#,
+                r#"[{"format": "srt"}, {"format": "segmented_json"}, {"format": "html"}]"#,
             ),
             ("some_future_field", "ignored"),
         ],
@@ -67,6 +67,12 @@ async fn convert_get_and_delete_in_elevenlabs_shapes() {
             .starts_with("1\n")
     );
     assert_eq!(formats[1]["file_extension"], "json");
+    assert!(
+        formats[2]["content"]
+            .as_str()
+            .expect("html")
+            .contains("<p data-start=")
+    );
     let id = body["transcription_id"].as_str().expect("id").to_owned();
 
     let path = format!("/v1/speech-to-text/transcripts/{id}");
