@@ -14,5 +14,5 @@ pub mod whisper;
 pub use error::ModelError;
 pub use whisper::{
     DEFAULT_THREADS, LoadOptions, ModelInfo, Segment, Task, TranscribeOptions, TranscribeProgress,
-    Transcription, WhisperModel,
+    Transcription, WhisperModel, WordTiming,
 };

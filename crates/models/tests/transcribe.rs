@@ -1,69 +1,26 @@
-//! End-to-end transcription with the real Whisper models on real speech.
-//!
-//! Models come from `$DALSTON_MODELS_DIR` (default `~/.cache/dalston/models`) and recordings
-//! from `$DALSTON_TEST_DATA_DIR` (default `~/.cache/dalston/test-data`); both are put there by
-//! `scripts/fetch-models`. Missing files fail the tests rather than skip them.
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+//! End-to-end transcription with the real Whisper models on real speech (see
+//! `support/fixtures.rs` for where they come from; missing files fail the tests).
+#![expect(clippy::unwrap_used, reason = "tests")]
 
 mod support;
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use dalston_models::{
-    LoadOptions, ModelError, Task, TranscribeOptions, Transcription, WhisperModel,
-};
-use support::wav::read_wav;
+use dalston_models::{ModelError, Task, TranscribeOptions, Transcription, WhisperModel};
+use support::fixtures::{load_model, normalise, samples, test_data};
 
 const JFK_TEXT: &str = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
 const MAX_WER: f64 = 0.10;
 
-fn cache_dir(variable: &str, leaf: &str) -> PathBuf {
-    std::env::var_os(variable).map_or_else(
-        || {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/dalston")
-                .join(leaf)
-        },
-        PathBuf::from,
-    )
-}
-
-fn test_data(name: &str) -> PathBuf {
-    let path = cache_dir("DALSTON_TEST_DATA_DIR", "test-data").join(name);
-    assert!(
-        path.exists(),
-        "test recording {} is missing: run scripts/fetch-models (or set DALSTON_TEST_DATA_DIR)",
-        path.display()
-    );
-    path
-}
-
-fn load(name: &str) -> WhisperModel {
-    let dir = cache_dir("DALSTON_MODELS_DIR", "models").join(name);
-    assert!(
-        dir.join("model.bin").is_file(),
-        "model {} is missing: run scripts/fetch-models (or set DALSTON_MODELS_DIR)",
-        dir.display()
-    );
-    WhisperModel::load(&dir, &LoadOptions { threads: 0 }).expect("model loads")
-}
-
 fn base() -> &'static WhisperModel {
     static MODEL: OnceLock<WhisperModel> = OnceLock::new();
-    MODEL.get_or_init(|| load("whisper-base"))
+    MODEL.get_or_init(|| load_model("whisper-base"))
 }
 
 fn tiny_en() -> &'static WhisperModel {
     static MODEL: OnceLock<WhisperModel> = OnceLock::new();
-    MODEL.get_or_init(|| load("whisper-tiny.en"))
-}
-
-fn samples(name: &str) -> Vec<f32> {
-    let (samples, rate) = read_wav(&test_data(name)).unwrap();
-    assert_eq!(rate, 16_000, "{name} must be 16 kHz");
-    samples
+    MODEL.get_or_init(|| load_model("whisper-tiny.en"))
 }
 
 fn transcribe(model: &WhisperModel, samples: &[f32], options: &TranscribeOptions) -> Transcription {
@@ -72,24 +29,6 @@ fn transcribe(model: &WhisperModel, samples: &[f32], options: &TranscribeOptions
 
 fn text(result: &Transcription) -> String {
     result.segments.iter().map(|s| s.text.as_str()).collect()
-}
-
-/// Lower case, words only: hyphens split words, other punctuation goes, and the title
-/// abbreviations Whisper writes are spelled out as the LibriSpeech-style references do.
-fn normalise(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .replace('-', " ")
-        .chars()
-        .filter(|c| c.is_alphanumeric() || c.is_whitespace() || *c == '\'')
-        .collect::<String>()
-        .split_whitespace()
-        .map(|word| match word {
-            "mr" => "mister".to_string(),
-            "mrs" => "missus".to_string(),
-            "dr" => "doctor".to_string(),
-            other => other.to_string(),
-        })
-        .collect()
 }
 
 /// Word edit distance between reference and hypothesis.

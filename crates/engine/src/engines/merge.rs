@@ -40,6 +40,10 @@ pub fn assemble(input: &TaskInput) -> Result<Transcript, EngineError> {
     pipeline_stages.extend(input.upstream.iter().map(|(stage, _)| stage.to_string()));
     pipeline_stages.push(Stage::Merge.to_string());
     let duration_secs = job.audio.duration_secs.unwrap_or(transcribed.duration_secs);
+    let word_timestamps = transcribed
+        .segments
+        .iter()
+        .any(|segment| !segment.words.is_empty());
     Ok(Transcript {
         version: TRANSCRIPT_VERSION.into(),
         text: Transcript::join_segment_text(&transcribed.segments),
@@ -59,7 +63,7 @@ pub fn assemble(input: &TaskInput) -> Result<Transcript, EngineError> {
             audio_format: job.audio.format.clone(),
             language_source: Some(transcribed.language_source),
             model: Some(transcribed.model),
-            word_timestamps: false,
+            word_timestamps,
             word_timestamps_requested: job.parameters.timestamps_granularity
                 == TimestampsGranularity::Word,
             pipeline_stages,

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use dalston_core::params::TranscriptionTask;
-use dalston_core::transcript::Segment;
+use dalston_core::params::{TimestampsGranularity, TranscriptionTask};
+use dalston_core::transcript::{Segment, Word};
 use dalston_core::{Stage, Transcript};
 use dalston_models::{LoadOptions, Task, TranscribeOptions, WhisperModel};
 use serde::{Deserialize, Serialize};
@@ -139,7 +139,7 @@ impl Engine for TranscribeEngine {
             engine_id: "whisper-candle".into(),
             stage: Stage::Transcribe,
             models: self.catalog.available(),
-            word_timestamps: false,
+            word_timestamps: true,
         }
     }
 
@@ -173,6 +173,8 @@ impl Engine for TranscribeEngine {
                     },
                     initial_prompt: params.initial_prompt(),
                     cancel: Some(context.cancel_flag()),
+                    // The extra alignment pass is only paid for when word timings were asked for.
+                    word_timestamps: params.timestamps_granularity == TimestampsGranularity::Word,
                     ..TranscribeOptions::default()
                 };
                 let mut on_progress = |progress: dalston_models::TranscribeProgress| {
@@ -232,7 +234,18 @@ fn to_result(
             end_secs: segment.end_secs,
             text: segment.text.trim().to_owned(),
             speaker: None,
-            words: Vec::new(),
+            words: segment
+                .words
+                .iter()
+                .filter(|word| !word.word.trim().is_empty())
+                .map(|word| Word {
+                    text: word.word.trim().to_owned(),
+                    start_secs: word.start_secs,
+                    end_secs: word.end_secs,
+                    confidence: Some(word.probability),
+                    speaker: None,
+                })
+                .collect(),
             avg_logprob: Some(segment.avg_logprob),
             compression_ratio: Some(segment.compression_ratio),
             no_speech_prob: Some(segment.no_speech_prob),

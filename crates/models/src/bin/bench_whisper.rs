@@ -2,7 +2,9 @@
 //! the text, per file.
 //!
 //! `cargo run --release -p dalston-models --bin bench_whisper -- [--model DIR] [--threads N]
-//! [--repeat N] [--language CODE] [--segments] FILE.wav...` (16 kHz mono 16-bit PCM). Not a test: timings vary run to run.
+//! [--repeat N] [--language CODE] [--segments] [--words] [--no-word-timestamps] FILE.wav...`
+//! (16 kHz mono 16-bit PCM). `--words` prints each word's times; `--no-word-timestamps` skips
+//! the word alignment pass (to measure its cost). Not a test: timings vary run to run.
 #![expect(clippy::print_stdout, reason = "a benchmark prints its results")]
 
 #[path = "../../tests/support/wav.rs"]
@@ -13,7 +15,7 @@ use std::time::Instant;
 
 use dalston_models::{LoadOptions, TranscribeOptions, WhisperModel};
 
-const USAGE: &str = "usage: bench_whisper [--model DIR] [--threads N] [--repeat N] [--language CODE] [--segments] FILE.wav...";
+const USAGE: &str = "usage: bench_whisper [--model DIR] [--threads N] [--repeat N] [--language CODE] [--segments] [--words] [--no-word-timestamps] FILE.wav...";
 
 struct Args {
     model: PathBuf,
@@ -21,6 +23,8 @@ struct Args {
     repeat: usize,
     language: Option<String>,
     segments: bool,
+    words: bool,
+    word_timestamps: bool,
     files: Vec<PathBuf>,
 }
 
@@ -37,6 +41,8 @@ fn parse_args() -> Result<Args, String> {
         repeat: 1,
         language: None,
         segments: false,
+        words: false,
+        word_timestamps: true,
         files: Vec::new(),
     };
     let mut iter = std::env::args().skip(1);
@@ -59,6 +65,8 @@ fn parse_args() -> Result<Args, String> {
             }
             "--language" => args.language = Some(value("--language")?),
             "--segments" => args.segments = true,
+            "--words" => args.words = true,
+            "--no-word-timestamps" => args.word_timestamps = false,
             "-h" | "--help" => return Err(USAGE.to_string()),
             _ => args.files.push(PathBuf::from(arg)),
         }
@@ -86,6 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let options = TranscribeOptions {
         language: args.language.clone(),
+        word_timestamps: args.word_timestamps,
         ..TranscribeOptions::default()
     };
     let mut total_audio = 0.0;
@@ -122,6 +131,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         segment.compression_ratio,
                         segment.temperature,
                         segment.text
+                    );
+                }
+            }
+            if args.words {
+                for word in result.segments.iter().flat_map(|s| &s.words) {
+                    println!(
+                        "  [{:7.2} → {:7.2}] p {:.2} {}",
+                        word.start_secs, word.end_secs, word.probability, word.word
                     );
                 }
             }

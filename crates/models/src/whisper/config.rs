@@ -16,13 +16,6 @@ use crate::ModelError;
 pub(crate) struct Ct2Config {
     /// (layer, head) pairs of the decoder's cross-attention used for word timing.
     #[serde(default)]
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "word timings (DTW over these heads) are the next step"
-        )
-    )]
     pub alignment_heads: Vec<(usize, usize)>,
     /// Tokens never sampled (non-speech symbols and the special task tokens).
     #[serde(default)]

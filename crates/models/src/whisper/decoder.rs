@@ -12,6 +12,7 @@ use candle_core::{Device, Tensor};
 
 use crate::ModelError;
 use crate::whisper::ct2::Ct2File;
+use crate::whisper::kernels;
 use crate::whisper::layers::{FeedForward, LayerNorm, Linear, attend, merge_heads, split_heads};
 use crate::whisper::matvec::HalfMatrix;
 use crate::whisper::model::Hyperparameters;
@@ -152,6 +153,37 @@ impl Decoder {
         cache: &mut SelfCache,
         cross: &CrossCache,
     ) -> candle_core::Result<Tensor> {
+        self.run(tokens, cache, cross, None)
+    }
+
+    /// Runs the whole sequence `tokens` through the decoder (no cache) and also returns the
+    /// cross-attention weights of `heads` ((layer, head) pairs): one `(tokens, frames)`
+    /// row-major matrix per head, in the order of `heads`, each the softmax over the first
+    /// `frames` encoder frames only of `q·kᵀ/√d` (OpenAI's `timing.py` cuts the scores to the
+    /// audio actually in the window before the softmax). Only the listed heads are kept.
+    pub fn forward_with_cross_weights(
+        &self,
+        tokens: &[u32],
+        cross: &CrossCache,
+        heads: &[(usize, usize)],
+        frames: usize,
+    ) -> candle_core::Result<(Tensor, Vec<Vec<f32>>)> {
+        let mut capture = CrossWeights {
+            heads,
+            frames,
+            weights: vec![Vec::new(); heads.len()],
+        };
+        let hidden = self.run(tokens, &mut SelfCache::default(), cross, Some(&mut capture))?;
+        Ok((hidden, capture.weights))
+    }
+
+    fn run(
+        &self,
+        tokens: &[u32],
+        cache: &mut SelfCache,
+        cross: &CrossCache,
+        mut capture: Option<&mut CrossWeights<'_>>,
+    ) -> candle_core::Result<Tensor> {
         let device = self.positions.device();
         let n = tokens.len();
         let offset = cache.len;
@@ -193,7 +225,16 @@ impl Decoder {
             let h = layer.cross_norm.forward(&x)?;
             let q = split_heads(&(layer.cross_query.forward(&h)? * self.scale)?, self.heads)?;
             let (cross_k_t, cross_v) = &cross.layers[index];
-            let attended = attend(&q, cross_k_t, cross_v, None)?;
+            let attended = match capture.as_deref_mut() {
+                Some(capture) if capture.wants(index) => {
+                    let scores = q.matmul(cross_k_t)?;
+                    capture.record(index, &scores)?;
+                    let scores = scores.contiguous()?;
+                    kernels::softmax_last_dim_in_place(&scores)?;
+                    scores.matmul(cross_v)?
+                }
+                _ => attend(&q, cross_k_t, cross_v, None)?,
+            };
             x = (&x + layer.cross_out.forward(&merge_heads(&attended)?)?)?;
 
             x = (&x + layer.feed_forward.forward(&x)?)?;
@@ -204,11 +245,43 @@ impl Decoder {
 
     /// Vocabulary logits, one vector per row of the hidden states `(rows, d_model)`.
     pub fn logits(&self, hidden: &Tensor) -> candle_core::Result<Vec<Vec<f32>>> {
-        Ok(hidden
-            .to_vec2::<f32>()?
+        let rows = hidden.to_vec2::<f32>()?;
+        if rows.len() > 1 {
+            return Ok(self.embeddings.matmul_rows(&rows));
+        }
+        Ok(rows
             .iter()
             .map(|row| self.embeddings.matvec(row, None))
             .collect())
+    }
+}
+
+/// The alignment heads' cross-attention weights being collected by one forward pass.
+struct CrossWeights<'a> {
+    heads: &'a [(usize, usize)],
+    frames: usize,
+    weights: Vec<Vec<f32>>,
+}
+
+impl CrossWeights<'_> {
+    fn wants(&self, layer: usize) -> bool {
+        self.heads.iter().any(|&(l, _)| l == layer)
+    }
+
+    /// Keeps the softmax over the first `frames` columns of this layer's wanted heads, from
+    /// the scaled scores `(heads, tokens, audio frames)`.
+    fn record(&mut self, layer: usize, scores: &Tensor) -> candle_core::Result<()> {
+        let (_, _, audio_frames) = scores.dims3()?;
+        let frames = self.frames.clamp(1, audio_frames);
+        for (slot, &(l, head)) in self.weights.iter_mut().zip(self.heads) {
+            if l != layer {
+                continue;
+            }
+            let head_scores = scores.get(head)?.narrow(1, 0, frames)?.contiguous()?;
+            kernels::softmax_last_dim_in_place(&head_scores)?;
+            *slot = head_scores.flatten_all()?.to_vec1::<f32>()?;
+        }
+        Ok(())
     }
 }
 

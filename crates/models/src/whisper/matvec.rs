@@ -79,6 +79,85 @@ impl HalfMatrix {
     }
 }
 
+impl HalfMatrix {
+    /// `out[i][r] = Σ_c self[r, c] · xs[i][c]` for several rows `xs` at once (each of length
+    /// `cols`): each weight row is widened once and reused for every `x`, so `n` rows cost far
+    /// less than `n` calls to [`HalfMatrix::matvec`], which would each read all the weights.
+    pub fn matmul_rows(&self, xs: &[Vec<f32>]) -> Vec<Vec<f32>> {
+        let n = xs.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        // Row-major (rows, n): tasks own whole weight rows.
+        let mut out_t = vec![0f32; self.rows * n];
+        let rows_per_task = (WEIGHTS_PER_TASK / self.cols.max(1)).max(1);
+        out_t
+            .par_chunks_mut(rows_per_task * n)
+            .enumerate()
+            .for_each(|(task, out)| {
+                let first = task * rows_per_task;
+                let count = out.len() / n;
+                let weights = &self.bits[first * self.cols..(first + count) * self.cols];
+                pulp::Arch::new().dispatch(ManyDots {
+                    weights,
+                    cols: self.cols,
+                    xs,
+                    out,
+                });
+            });
+        (0..n)
+            .map(|i| (0..self.rows).map(|r| out_t[r * n + i]).collect())
+            .collect()
+    }
+}
+
+struct ManyDots<'a> {
+    weights: &'a [u16],
+    cols: usize,
+    xs: &'a [Vec<f32>],
+    out: &'a mut [f32],
+}
+
+impl WithSimd for ManyDots<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) {
+        let mut widened = vec![0f32; self.cols];
+        for (row, out) in self
+            .weights
+            .chunks_exact(self.cols)
+            .zip(self.out.chunks_exact_mut(self.xs.len()))
+        {
+            for (wide, &half) in widened.iter_mut().zip(row) {
+                *wide = half_to_f32(half);
+            }
+            for (value, x) in out.iter_mut().zip(self.xs) {
+                *value = dot_f32(&widened, x);
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; LANES];
+    let mut a_chunks = a.chunks_exact(LANES);
+    let mut b_chunks = b.chunks_exact(LANES);
+    for (a, b) in (&mut a_chunks).zip(&mut b_chunks) {
+        for ((lane, &a), &b) in lanes.iter_mut().zip(a).zip(b) {
+            *lane += a * b;
+        }
+    }
+    let tail: f32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(&a, &b)| a * b)
+        .sum();
+    lanes.iter().sum::<f32>() + tail
+}
+
 struct Dots<'a> {
     weights: &'a [u16],
     cols: usize,
@@ -195,5 +274,17 @@ mod tests {
             assert!((g - (e + 1.0)).abs() < 1e-4, "{g} vs {e}");
         }
         assert_eq!(matrix.row(1), w.get(1).unwrap().to_vec1::<f32>().unwrap());
+
+        let y: Vec<f32> = x.iter().map(|v| v * 2.0 - 0.5).collect();
+        let many = matrix.matmul_rows(&[x.clone(), y.clone()]);
+        assert_eq!(many.len(), 2);
+        for (got, expected) in many
+            .iter()
+            .zip([matrix.matvec(&x, None), matrix.matvec(&y, None)])
+        {
+            for (g, e) in got.iter().zip(&expected) {
+                assert!((g - e).abs() < 1e-4, "{g} vs {e}");
+            }
+        }
     }
 }

@@ -3,7 +3,8 @@
 //! [`WhisperModel::load`] reads a CTranslate2 Whisper directory (`model.bin`, `config.json`,
 //! `vocabulary.txt`); [`WhisperModel::transcribe`] turns 16 kHz
 //! mono samples into timestamped segments with OpenAI Whisper's decoding policy (greedy with
-//! temperature fallback, timestamp rules, no-speech skipping, 30 s windows with seeking).
+//! temperature fallback, timestamp rules, no-speech skipping, 30 s windows with seeking),
+//! with word timings from the cross-attention of the alignment heads (`timing.rs`).
 //!
 //! A model is `Send + Sync` and meant to be shared through an `Arc`: the weights are read-only
 //! and every call keeps its own decoding state. Inference runs on the model's own thread pool
@@ -15,6 +16,7 @@ mod config;
 mod ct2;
 mod decode;
 mod decoder;
+mod dtw;
 mod encoder;
 mod kernels;
 mod language;
@@ -30,8 +32,10 @@ mod special;
 #[cfg(test)]
 mod test_support;
 pub mod threads;
+mod timing;
 mod tokenizer;
 mod transcribe;
+mod words;
 
 use std::path::Path;
 
@@ -39,6 +43,7 @@ use candle_core::Device;
 
 pub use self::options::{
     LoadOptions, ModelInfo, Segment, Task, TranscribeOptions, TranscribeProgress, Transcription,
+    WordTiming,
 };
 pub use self::threads::DEFAULT_THREADS;
 use crate::ModelError;
@@ -60,6 +65,8 @@ pub struct WhisperModel {
     mel: MelFrontEnd,
     pool: rayon::ThreadPool,
     threads: usize,
+    /// Decoder cross-attention (layer, head) pairs that follow the audio, for word timing.
+    alignment_heads: Vec<(usize, usize)>,
 }
 
 impl std::fmt::Debug for WhisperModel {
@@ -121,6 +128,11 @@ impl WhisperModel {
             &config.suppress_ids,
             &config.suppress_ids_begin,
         );
+        let alignment_heads = timing::alignment_heads(
+            &config.alignment_heads,
+            net.hp.decoder_layers,
+            net.hp.decoder_heads,
+        );
         let threads = threads::resolve_threads(options.threads);
         let pool = threads::build_pool(threads)?;
         tracing::info!(
@@ -139,6 +151,7 @@ impl WhisperModel {
             filters,
             pool,
             threads,
+            alignment_heads,
         })
     }
 

@@ -65,6 +65,9 @@ pub struct TranscribeOptions {
     pub initial_prompt: Option<String>,
     /// Set to `true` from another thread to stop; checked before every decoding step.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Time every word ([`Segment::words`]) from the decoder's cross-attention, at the cost of
+    /// one extra decoder pass per window. Default `true`.
+    pub word_timestamps: bool,
 }
 
 impl Default for TranscribeOptions {
@@ -79,6 +82,7 @@ impl Default for TranscribeOptions {
             condition_on_previous_text: false,
             initial_prompt: None,
             cancel: None,
+            word_timestamps: true,
         }
     }
 }
@@ -123,4 +127,20 @@ pub struct Segment {
     pub no_speech_prob: f32,
     /// Temperature the window was decoded at (0 unless the fallback was used).
     pub temperature: f32,
+    /// The segment's words in order; empty unless [`TranscribeOptions::word_timestamps`].
+    pub words: Vec<WordTiming>,
+}
+
+/// One word of a [`Segment`] and when it was said, from the alignment of Whisper's
+/// cross-attention with the audio (DTW over the alignment heads, as OpenAI Whisper's
+/// `word_timestamps`). Times are on the audio's timeline, in order and inside the segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WordTiming {
+    /// The word as Whisper tokenizes it: usually with its leading space, with punctuation
+    /// joined to it (`" country."`); callers trim.
+    pub word: String,
+    pub start_secs: f64,
+    pub end_secs: f64,
+    /// Mean probability of the word's tokens in the alignment pass.
+    pub probability: f32,
 }

@@ -6,6 +6,8 @@
 //! window looks like silence (high no-speech probability and low log-probability), which is
 //! then skipped. Segments are clipped to the audio; the seek moves to the end of the last
 //! complete segment so speech cut by the window edge is decoded again in the next window.
+//! With word timestamps on, the accepted text of each window is then aligned with its audio
+//! (see [`super::timing`]) while the window's encoder output is still at hand.
 
 use std::sync::atomic::Ordering;
 
@@ -14,6 +16,7 @@ use candle_core::Tensor;
 use crate::ModelError;
 use crate::whisper::WhisperModel;
 use crate::whisper::decode::{DecodeResult, WindowDecoder, initial_tokens};
+use crate::whisper::decoder::CrossCache;
 use crate::whisper::language::{DetectedLanguage, detect_language};
 use crate::whisper::mel::{HOP_LENGTH, N_FRAMES, SAMPLE_RATE};
 use crate::whisper::options::{
@@ -21,6 +24,7 @@ use crate::whisper::options::{
 };
 use crate::whisper::sampling::Rng;
 use crate::whisper::segments::split_segments;
+use crate::whisper::timing::WindowAlignment;
 
 /// Above this temperature the window's text is not used as the next window's prompt
 /// (faster-whisper's `prompt_reset_on_temperature`).
@@ -29,6 +33,14 @@ const PROMPT_RESET_ON_TEMPERATURE: f32 = 0.5;
 const SAMPLING_SEED: u64 = 0x5EED_0FD4_1570_u64;
 /// Seconds per mel frame.
 const SECS_PER_FRAME: f64 = HOP_LENGTH as f64 / SAMPLE_RATE as f64;
+
+/// A window decoded at its accepted temperature, with what word timing needs of it.
+struct DecodedWindow {
+    result: DecodeResult,
+    cross: CrossCache,
+    sot_sequence: Vec<u32>,
+    language: Option<String>,
+}
 
 /// The language the SOT sequence names: given, to be detected, or English-only.
 enum LanguageChoice {
@@ -73,6 +85,7 @@ impl WhisperModel {
         let mut prompt_reset_since = 0;
         let mut detected: Option<DetectedLanguage> = None;
         let mut segments = Vec::new();
+        let mut last_speech_secs = 0.0;
         let mut seek = 0;
         while seek < content_frames {
             if cancelled() {
@@ -82,11 +95,12 @@ impl WhisperModel {
             let time_offset_secs = seek as f64 * SECS_PER_FRAME;
             let window = mel.window(seek);
             let prompt = &all_tokens[prompt_reset_since..];
-            let result = self.pool.install(|| {
+            let decoded = self.pool.install(|| {
                 self.decode_window(window, prompt, &choice, &mut detected, options, seek)
             })?;
+            let result = &decoded.result;
 
-            if is_silence(&result, options) {
+            if is_silence(result, options) {
                 tracing::debug!(
                     seek,
                     no_speech_prob = result.no_speech_prob,
@@ -101,7 +115,35 @@ impl WhisperModel {
                     segment_frames,
                     N_FRAMES / self.net.hp.n_audio_ctx,
                 );
+                let mut words = if options.word_timestamps {
+                    let alignment = WindowAlignment {
+                        cross: &decoded.cross,
+                        sot_sequence: &decoded.sot_sequence,
+                        language: decoded.language.as_deref(),
+                        mel_frames: segment_frames,
+                        time_offset_secs,
+                    };
+                    let started = std::time::Instant::now();
+                    let words = self.pool.install(|| {
+                        self.time_words(
+                            &alignment,
+                            &split.segments,
+                            duration_secs,
+                            &mut last_speech_secs,
+                        )
+                    })?;
+                    tracing::debug!(
+                        seek,
+                        align_ms = started.elapsed().as_secs_f64() * 1000.0,
+                        "window words timed"
+                    );
+                    words
+                } else {
+                    Vec::new()
+                }
+                .into_iter();
                 for raw in split.segments {
+                    let segment_words = words.next().unwrap_or_default();
                     all_tokens.extend_from_slice(&raw.tokens);
                     let start_secs = raw.start_secs.min(duration_secs);
                     let end_secs = raw.end_secs.min(duration_secs);
@@ -118,6 +160,7 @@ impl WhisperModel {
                         compression_ratio: result.compression_ratio,
                         no_speech_prob: result.no_speech_prob,
                         temperature: result.temperature,
+                        words: segment_words,
                     });
                 }
                 if !options.condition_on_previous_text
@@ -156,7 +199,7 @@ impl WhisperModel {
         detected: &mut Option<DetectedLanguage>,
         options: &TranscribeOptions,
         seek: usize,
-    ) -> Result<DecodeResult, ModelError> {
+    ) -> Result<DecodedWindow, ModelError> {
         let mel = Tensor::from_vec(
             window,
             (1, self.net.hp.n_mels, N_FRAMES),
@@ -171,7 +214,7 @@ impl WhisperModel {
         let mut sot_sequence = vec![special.sot];
         let language = match choice {
             LanguageChoice::Given(code) => Some(code.as_str()),
-            LanguageChoice::EnglishOnly => None,
+            LanguageChoice::EnglishOnly => Some("en"),
             LanguageChoice::Detect => {
                 if detected.is_none() {
                     let found = detect_language(&self.net, special, &cross)?;
@@ -181,7 +224,10 @@ impl WhisperModel {
                 detected.as_ref().map(|found| found.code.as_str())
             }
         };
-        if let Some(token) = language.and_then(|code| special.language_token(code)) {
+        if let Some(token) = language
+            .filter(|_| self.info.multilingual)
+            .and_then(|code| special.language_token(code))
+        {
             sot_sequence.push(token);
             sot_sequence.push(match options.task {
                 Task::Transcribe => special.transcribe,
@@ -230,8 +276,14 @@ impl WhisperModel {
                 break;
             }
         }
-        last.ok_or_else(|| ModelError::InvalidOptions {
+        let result = last.ok_or_else(|| ModelError::InvalidOptions {
             reason: "no temperatures to decode with".to_string(),
+        })?;
+        Ok(DecodedWindow {
+            result,
+            cross,
+            language: language.map(str::to_string),
+            sot_sequence,
         })
     }
 

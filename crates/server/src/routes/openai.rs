@@ -84,10 +84,17 @@ fn response_format(form: &ReceivedForm) -> Result<ResponseFormat, ApiError> {
     }
 }
 
+/// Which timings `verbose_json` carries: segments unless only words were asked for (as OpenAI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Granularities {
+    words: bool,
+    segments: bool,
+}
+
 fn openai_parameters(
     form: &ReceivedForm,
     task: TranscriptionTask,
-) -> Result<JobParameters, ApiError> {
+) -> Result<(JobParameters, Granularities), ApiError> {
     let granularities = upload::list_field(&form.fields, "timestamp_granularities")?;
     if let Some(other) = granularities
         .iter()
@@ -97,12 +104,8 @@ fn openai_parameters(
             "timestamp_granularities accepts word and segment, got {other:?}"
         )));
     }
-    if granularities.iter().any(|g| g == "word") {
-        return Err(ApiError::BadRequest(
-            "timestamp_granularities[]=word is not available on this server yet; use segment"
-                .into(),
-        ));
-    }
+    // Translations have no word timings in OpenAI's API.
+    let words = task == TranscriptionTask::Transcribe && granularities.iter().any(|g| g == "word");
     if form.field("stream") == Some("true") && form.field("model") != Some("whisper-1") {
         return Err(ApiError::BadRequest(
             "stream=true is not available on this server yet".into(),
@@ -123,7 +126,11 @@ fn openai_parameters(
     let parameters = JobParameters {
         language,
         task,
-        timestamps_granularity: TimestampsGranularity::Segment,
+        timestamps_granularity: if words {
+            TimestampsGranularity::Word
+        } else {
+            TimestampsGranularity::Segment
+        },
         prompt: form.field("prompt").map(str::to_owned),
         display_name: form.file_name.clone(),
         ..JobParameters::default()
@@ -131,7 +138,8 @@ fn openai_parameters(
     parameters
         .validate()
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
-    Ok(parameters)
+    let segments = !words || granularities.iter().any(|g| g == "segment");
+    Ok((parameters, Granularities { words, segments }))
 }
 
 /// Runs a job to completion and renders it in OpenAI's shape.
@@ -148,7 +156,7 @@ async fn run(
         )));
     }
     let format = response_format(&form)?;
-    let parameters = openai_parameters(&form, task)?;
+    let (parameters, granularities) = openai_parameters(&form, task)?;
     if task == TranscriptionTask::Translate && state.catalog.default_model().ends_with(".en") {
         return Err(ApiError::BadRequest(format!(
             "translation needs a multilingual model; the server's default model {} is English-only",
@@ -158,13 +166,14 @@ async fn run(
     let uploaded = upload::prepare_job(state, principal, form, parameters).await?;
     upload::submit_job(state, &uploaded).await?;
     let transcript = super::sync::wait_for_transcript(state, &uploaded.job.id).await?;
-    Ok(render_response(&transcript, format, task))
+    Ok(render_response(&transcript, format, task, granularities))
 }
 
 fn render_response(
     transcript: &Transcript,
     format: ResponseFormat,
     task: TranscriptionTask,
+    granularities: Granularities,
 ) -> Response {
     let text_body = |format: ExportFormat| -> Response {
         match render(
@@ -193,12 +202,19 @@ fn render_response(
             .into_response(),
         ResponseFormat::Srt => text_body(ExportFormat::Srt),
         ResponseFormat::Vtt => text_body(ExportFormat::Vtt),
-        ResponseFormat::VerboseJson => Json(verbose_json(transcript, task, usage)).into_response(),
+        ResponseFormat::VerboseJson => {
+            Json(verbose_json(transcript, task, usage, granularities)).into_response()
+        }
     }
 }
 
 /// OpenAI's `verbose_json` (whisper-1 reports the language by its English name).
-fn verbose_json(transcript: &Transcript, task: TranscriptionTask, usage: Value) -> Value {
+fn verbose_json(
+    transcript: &Transcript,
+    task: TranscriptionTask,
+    usage: Value,
+    granularities: Granularities,
+) -> Value {
     let segments: Vec<Value> = transcript
         .segments
         .iter()
@@ -221,14 +237,27 @@ fn verbose_json(transcript: &Transcript, task: TranscriptionTask, usage: Value) 
         .collect();
     let language =
         dalston_core::language::english_name(&transcript.language_code).unwrap_or("unknown");
-    json!({
+    let mut body = json!({
         "task": match task { TranscriptionTask::Transcribe => "transcribe", TranscriptionTask::Translate => "translate" },
         "language": language,
         "duration": transcript.duration_secs,
         "text": transcript.text,
-        "segments": segments,
         "usage": usage,
-    })
+    });
+    if granularities.segments {
+        body["segments"] = Value::Array(segments);
+    }
+    if granularities.words {
+        let words: Vec<Value> = transcript
+            .words
+            .iter()
+            .map(
+                |word| json!({ "word": word.text, "start": word.start_secs, "end": word.end_secs }),
+            )
+            .collect();
+        body["words"] = Value::Array(words);
+    }
+    body
 }
 
 /// The OpenAI branch of `POST /v1/audio/transcriptions`.

@@ -138,3 +138,41 @@ async fn invalid_fields_get_the_validation_list() {
         assert!(body["detail"][0]["msg"].is_string());
     }
 }
+
+#[tokio::test]
+async fn words_alternate_with_spacing_and_rebuild_the_text() {
+    let app = spawn_app().await;
+    let body: Value = convert(
+        &app,
+        &[
+            ("model_id", "scribe_v2"),
+            ("timestamps_granularity", "character"),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    let words = body["words"].as_array().expect("words");
+    assert!(words.len() >= 40, "{body}");
+    for (index, entry) in words.iter().enumerate() {
+        let expected = if index % 2 == 0 { "word" } else { "spacing" };
+        assert_eq!(entry["type"], expected, "{entry}");
+        assert!(entry["logprob"].as_f64().is_some_and(|p| p <= 0.0));
+        assert!(entry["start"].as_f64() <= entry["end"].as_f64(), "{entry}");
+    }
+    let rebuilt: String = words
+        .iter()
+        .map(|w| w["text"].as_str().expect("text"))
+        .collect();
+    assert!(
+        word_error_rate(body["text"].as_str().expect("text"), &rebuilt) <= 0.05,
+        "{rebuilt}"
+    );
+    let first = &words[0];
+    let characters = first["characters"].as_array().expect("characters");
+    assert_eq!(
+        characters.len(),
+        first["text"].as_str().expect("text").chars().count()
+    );
+}

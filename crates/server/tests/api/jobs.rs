@@ -61,14 +61,43 @@ async fn jfk_is_transcribed_with_segments_progress_and_stages() {
     );
     assert_eq!(job["audio"]["sample_rate"], 16000);
     assert!((job["audio"]["duration_seconds"].as_f64().expect("duration") - 11.0).abs() < 0.1);
-    // Word timings are not produced yet: the transcript says so instead of failing.
+    // Word timings by default: every word in order, inside its segment and the audio.
+    assert_eq!(job["warnings"], serde_json::json!([]));
+    assert_eq!(job["metadata"]["word_timestamps"], true);
+    let words = job["words"].as_array().expect("words");
+    let spoken: Vec<&str> = words
+        .iter()
+        .map(|w| w["text"].as_str().expect("word"))
+        .collect();
     assert!(
-        job["warnings"]
-            .as_array()
-            .expect("warnings")
-            .iter()
-            .any(|w| w.as_str().is_some_and(|w| w.contains("word timestamps")))
+        word_error_rate(JFK_TEXT, &spoken.join(" ")) <= 0.10,
+        "{spoken:?}"
     );
+    let mut previous_end = 0.0;
+    for word in words {
+        let (start, end) = (
+            word["start"].as_f64().expect("start"),
+            word["end"].as_f64().expect("end"),
+        );
+        assert!(
+            start >= previous_end - 1e-6 && start <= end && end <= 11.01,
+            "{word} after {previous_end}"
+        );
+        assert!(
+            word["confidence"]
+                .as_f64()
+                .is_some_and(|c| (0.0..=1.0).contains(&c))
+        );
+        previous_end = end;
+    }
+    let last = words.last().expect("a word");
+    assert!(
+        last["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("country")),
+        "{last}"
+    );
+    assert!(last["end"].as_f64().is_some_and(|end| end > 9.5), "{last}");
 }
 
 #[tokio::test]

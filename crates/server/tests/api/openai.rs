@@ -112,21 +112,6 @@ async fn openai_errors_use_the_openai_shape() {
             .is_some_and(|m| m.contains("response_format"))
     );
 
-    let words = post(
-        &app,
-        "/v1/audio/transcriptions",
-        &[
-            ("model", "whisper-1"),
-            ("timestamp_granularities[]", "word"),
-        ],
-    )
-    .await;
-    assert_eq!(
-        words.status(),
-        400,
-        "word timings are refused until the engine produces them"
-    );
-
     let not_audio = app
         .client
         .post(app.url("/v1/audio/translations"))
@@ -145,6 +130,53 @@ async fn openai_errors_use_the_openai_shape() {
     assert_eq!(not_audio.status(), 400);
     let body: Value = not_audio.json().await.expect("json");
     assert_eq!(body["error"]["code"], "invalid_audio");
+}
+
+#[tokio::test]
+async fn verbose_json_with_word_timestamps() {
+    let app = spawn_app().await;
+    let only_words: Value = post(
+        &app,
+        "/v1/audio/transcriptions",
+        &[
+            ("model", "whisper-1"),
+            ("response_format", "verbose_json"),
+            ("timestamp_granularities[]", "word"),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    let words = only_words["words"].as_array().expect("words");
+    assert!(words.len() >= 20, "{only_words}");
+    assert!(
+        words
+            .iter()
+            .all(|w| w["word"].is_string() && w["start"].as_f64() <= w["end"].as_f64())
+    );
+    assert!(
+        only_words.get("segments").is_none(),
+        "only words were asked for"
+    );
+    let both: Value = post(
+        &app,
+        "/v1/audio/transcriptions",
+        &[
+            ("model", "whisper-1"),
+            ("response_format", "verbose_json"),
+            ("timestamp_granularities[]", "word"),
+            ("timestamp_granularities[]", "segment"),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    assert!(
+        both["segments"].is_array() && both["words"].is_array(),
+        "{both}"
+    );
 }
 
 #[tokio::test]

@@ -24,12 +24,12 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-#[tokio::test]
-async fn the_official_openai_sdk_works_unchanged() {
+/// Runs one SDK script against a fresh server and fails with its output.
+async fn run_sdk_script(name: &str) {
     let Some(python) = sdk_python() else { return };
     let app = spawn_app().await;
     let output = tokio::process::Command::new(python)
-        .arg(script("openai_sdk.py"))
+        .arg(script(name))
         .arg(&app.address)
         .arg(ADMIN_KEY)
         .arg(test_file("jfk.wav"))
@@ -42,4 +42,14 @@ async fn the_official_openai_sdk_works_unchanged() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[tokio::test]
+async fn the_official_openai_sdk_works_unchanged() {
+    run_sdk_script("openai_sdk.py").await;
+}
+
+#[tokio::test]
+async fn the_official_elevenlabs_sdk_works_unchanged() {
+    run_sdk_script("elevenlabs_sdk.py").await;
 }

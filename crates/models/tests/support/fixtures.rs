@@ -1,0 +1,75 @@
+//! The real models and recordings the integration tests run on.
+//!
+//! Models come from `$DALSTON_MODELS_DIR` (default `~/.cache/dalston/models`) and recordings
+//! from `$DALSTON_TEST_DATA_DIR` (default `~/.cache/dalston/test-data`); both are put there by
+//! `scripts/fetch-models`. Missing files fail the tests rather than skip them.
+
+use std::path::PathBuf;
+
+use dalston_models::{LoadOptions, WhisperModel};
+
+use super::wav::read_wav;
+
+fn cache_dir(variable: &str, leaf: &str) -> PathBuf {
+    std::env::var_os(variable).map_or_else(
+        || {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/dalston")
+                .join(leaf)
+        },
+        PathBuf::from,
+    )
+}
+
+/// Path of a test recording (or listing); panics with the fix when it is missing.
+pub fn test_data(name: &str) -> PathBuf {
+    let path = cache_dir("DALSTON_TEST_DATA_DIR", "test-data").join(name);
+    assert!(
+        path.exists(),
+        "test recording {} is missing: run scripts/fetch-models (or set DALSTON_TEST_DATA_DIR)",
+        path.display()
+    );
+    path
+}
+
+/// Loads a model directory by name (`whisper-base`, `whisper-tiny.en`).
+pub fn load_model(name: &str) -> WhisperModel {
+    let dir = cache_dir("DALSTON_MODELS_DIR", "models").join(name);
+    assert!(
+        dir.join("model.bin").is_file(),
+        "model {} is missing: run scripts/fetch-models (or set DALSTON_MODELS_DIR)",
+        dir.display()
+    );
+    match WhisperModel::load(&dir, &LoadOptions { threads: 0 }) {
+        Ok(model) => model,
+        Err(err) => panic!("model {name} does not load: {err}"),
+    }
+}
+
+/// 16 kHz samples of a test recording.
+pub fn samples(name: &str) -> Vec<f32> {
+    let (samples, rate) = match read_wav(&test_data(name)) {
+        Ok(read) => read,
+        Err(err) => panic!("{err}"),
+    };
+    assert_eq!(rate, 16_000, "{name} must be 16 kHz");
+    samples
+}
+
+/// Lower case, words only: hyphens split words, other punctuation goes, and the title
+/// abbreviations Whisper writes are spelled out as the LibriSpeech-style references do.
+pub fn normalise(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .replace('-', " ")
+        .chars()
+        .filter(|c| c.is_alphanumeric() || c.is_whitespace() || *c == '\'')
+        .collect::<String>()
+        .split_whitespace()
+        .map(|word| match word {
+            "mr" => "mister".to_string(),
+            "mrs" => "missus".to_string(),
+            "dr" => "doctor".to_string(),
+            other => other.to_string(),
+        })
+        .collect()
+}

@@ -1,0 +1,46 @@
+"""The official `elevenlabs` Python SDK, unchanged, against a running Dalston.
+
+Usage: python elevenlabs_sdk.py BASE_URL API_KEY AUDIO_FILE
+Exits non-zero with a message on the first mismatch.
+"""
+import sys
+
+from elevenlabs import ElevenLabs
+from elevenlabs.core.api_error import ApiError
+
+base_url, api_key, audio = sys.argv[1], sys.argv[2], sys.argv[3]
+client = ElevenLabs(base_url=base_url, api_key=api_key)
+
+
+def check(condition, message):
+    if not condition:
+        sys.exit(f"elevenlabs SDK check failed: {message}")
+
+
+with open(audio, "rb") as f:
+    result = client.speech_to_text.convert(
+        model_id="scribe_v1",
+        file=f,
+        diarize=False,
+        tag_audio_events=False,
+        additional_formats=[{"format": "srt"}],
+    )
+check("country" in result.text.lower(), f"text: {result.text!r}")
+check(result.language_code == "eng", f"language_code: {result.language_code!r}")
+check(result.transcription_id, "transcription_id")
+check(result.additional_formats and result.additional_formats[0].requested_format == "srt", "additional_formats")
+words = [w for w in result.words if w.type == "word"]
+check(words, "word timestamps were requested by default but none came back")
+check("".join(w.text for w in result.words).strip() == " ".join(w.text for w in words), "spacing entries")
+check(all(w.start is not None and w.end is not None and w.start <= w.end for w in words), "word times")
+
+fetched = client.speech_to_text.transcripts.get(result.transcription_id)
+check(fetched.text == result.text, "transcripts.get")
+client.speech_to_text.transcripts.delete(result.transcription_id)
+try:
+    client.speech_to_text.transcripts.get(result.transcription_id)
+    check(False, "a deleted transcript was returned")
+except ApiError as error:
+    check(error.status_code == 404, f"deleted transcript status {error.status_code}")
+
+print("elevenlabs SDK: all checks passed")
