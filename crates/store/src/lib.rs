@@ -1,21 +1,30 @@
 //! Persistence behind traits: the [`MetadataStore`] (jobs, tasks, API keys) and the
 //! [`BlobStore`] (audio and artifacts).
 //!
-//! The embedded implementations are SQLite (through sqlx, one file in the data dir) and the local
-//! filesystem (through `object_store`); PostgreSQL and S3 implement the same traits in the
-//! distributed mode. Callers hold `Arc<dyn MetadataStore>` and never see which one it is.
-//! Stores persist state transitions decided in `dalston-core`; every update that changes a status
-//! is guarded by the expected current status, so a stale writer cannot overwrite a newer state.
+//! The embedded mode uses [`SqliteStore`] (through sqlx, one file in the data dir) and the local
+//! filesystem (through `object_store`); the distributed mode uses [`PgStore`] and S3 behind the
+//! same traits. Callers hold `Arc<dyn MetadataStore>` and never see which one it is. Both SQL
+//! backends share one portable schema (`migrations/sqlite` and `migrations/postgres` create the
+//! same tables and columns), the same SQL text where it is built at run time, and the same row
+//! decoding (`src/sql.rs`); they behave alike, which `tests/backends.rs` checks by running one suite
+//! against both.
+//!
+//! Stores persist state transitions decided in `dalston-core`; they never decide one. Every update
+//! that changes a status is guarded by the expected current status, so a stale writer cannot
+//! overwrite a newer state.
 
 pub mod blob;
 pub mod clock;
 pub mod error;
 pub mod metadata;
+pub mod postgres;
 pub mod records;
+mod sql;
 pub mod sqlite;
 
 pub use blob::{BlobKey, BlobStore};
 pub use error::StoreError;
 pub use metadata::MetadataStore;
+pub use postgres::PgStore;
 pub use records::*;
 pub use sqlite::SqliteStore;

@@ -3,57 +3,14 @@
 use async_trait::async_trait;
 use dalston_core::dag::PlannedTask;
 use dalston_core::{JobId, JobStatus, KeyId, TaskId, TaskStatus};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{SqliteStore, corrupt, placeholders};
+use super::SqliteStore;
+use crate::sql::{self, corrupt, job_columns, job_from_row, job_id_from_row};
 use crate::{
     ApiKeyRecord, AudioMetadata, JobCounts, JobFilter, JobRecord, JobUpdate, MetadataStore,
     StoreError, TaskRecord, TaskUpdate,
 };
-
-macro_rules! job_columns {
-    () => {
-        "id, status, display_name, parameters, owner_key_id, original_blob_key, \
-    original_size_bytes, audio_duration_secs, audio_channels, audio_sample_rate, audio_format, \
-    transcript_blob_key, warnings, error, created_at, started_at, completed_at, purge_after"
-    };
-}
-
-fn job_from_row(row: &SqliteRow) -> Result<JobRecord, StoreError> {
-    let id: String = row.try_get("id")?;
-    let status: String = row.try_get("status")?;
-    let parameters: String = row.try_get("parameters")?;
-    let warnings: String = row.try_get("warnings")?;
-    let owner: Option<String> = row.try_get("owner_key_id")?;
-    let channels: Option<i64> = row.try_get("audio_channels")?;
-    let sample_rate: Option<i64> = row.try_get("audio_sample_rate")?;
-    Ok(JobRecord {
-        id: JobId::parse(&id).map_err(corrupt)?,
-        status: status.parse().map_err(corrupt)?,
-        display_name: row.try_get("display_name")?,
-        parameters: serde_json::from_str(&parameters).map_err(corrupt)?,
-        owner_key_id: owner
-            .map(|key| KeyId::parse(&key))
-            .transpose()
-            .map_err(corrupt)?,
-        original_blob_key: row.try_get("original_blob_key")?,
-        original_size_bytes: row.try_get("original_size_bytes")?,
-        audio: AudioMetadata {
-            duration_secs: row.try_get("audio_duration_secs")?,
-            channels: channels.and_then(|c| u16::try_from(c).ok()),
-            sample_rate_hz: sample_rate.and_then(|r| u32::try_from(r).ok()),
-            format: row.try_get("audio_format")?,
-        },
-        transcript_blob_key: row.try_get("transcript_blob_key")?,
-        warnings: serde_json::from_str(&warnings).map_err(corrupt)?,
-        error: row.try_get("error")?,
-        created_at_ms: row.try_get("created_at")?,
-        started_at_ms: row.try_get("started_at")?,
-        completed_at_ms: row.try_get("completed_at")?,
-        purge_after_ms: row.try_get("purge_after")?,
-    })
-}
 
 #[async_trait]
 impl MetadataStore for SqliteStore {
@@ -130,9 +87,7 @@ impl MetadataStore for SqliteStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| JobId::parse(&row.try_get::<String, _>("id")?).map_err(corrupt))
-            .collect()
+        rows.iter().map(job_id_from_row).collect()
     }
 
     async fn transition_job(
@@ -142,13 +97,7 @@ impl MetadataStore for SqliteStore {
         to: JobStatus,
         update: &JobUpdate,
     ) -> Result<bool, StoreError> {
-        let sql = format!(
-            "UPDATE jobs SET status = $1, error = COALESCE($2, error), \
-             transcript_blob_key = COALESCE($3, transcript_blob_key), started_at = COALESCE($4, started_at), \
-             completed_at = COALESCE($5, completed_at), purge_after = COALESCE($6, purge_after) \
-             WHERE id = $7 AND status IN ({})",
-            placeholders(8, from.len())
-        );
+        let sql = sql::transition_job_sql(from.len());
         let mut query = sqlx::query(AssertSqlSafe(sql))
             .bind(to.as_str())
             .bind(&update.error)
@@ -246,9 +195,7 @@ impl MetadataStore for SqliteStore {
         .bind(now_ms)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| JobId::parse(&row.try_get::<String, _>("id")?).map_err(corrupt))
-            .collect()
+        rows.iter().map(job_id_from_row).collect()
     }
 
     async fn count_jobs(&self) -> Result<JobCounts, StoreError> {

@@ -1,32 +1,10 @@
 //! API key rows. Only the SHA-256 of a secret is stored.
 
 use dalston_core::KeyId;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
-use super::corrupt;
+use crate::sql::{corrupt, key_columns, key_from_row};
 use crate::{ApiKeyRecord, StoreError};
-
-macro_rules! key_columns {
-    () => {
-        "id, name, prefix, key_hash, scopes, created_at, last_used_at, revoked_at"
-    };
-}
-
-fn key_from_row(row: &SqliteRow) -> Result<ApiKeyRecord, StoreError> {
-    let id: String = row.try_get("id")?;
-    let scopes: String = row.try_get("scopes")?;
-    Ok(ApiKeyRecord {
-        id: KeyId::parse(&id).map_err(corrupt)?,
-        name: row.try_get("name")?,
-        prefix: row.try_get("prefix")?,
-        key_hash: row.try_get("key_hash")?,
-        scopes: serde_json::from_str(&scopes).map_err(corrupt)?,
-        created_at_ms: row.try_get("created_at")?,
-        last_used_at_ms: row.try_get("last_used_at")?,
-        revoked_at_ms: row.try_get("revoked_at")?,
-    })
-}
 
 pub(super) async fn insert_key(pool: &SqlitePool, key: &ApiKeyRecord) -> Result<(), StoreError> {
     sqlx::query(

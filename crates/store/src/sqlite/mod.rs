@@ -69,23 +69,3 @@ impl SqliteStore {
         &self.pool
     }
 }
-
-/// Placeholders `$n, $n+1, …` for an `IN (…)` list of `count` values starting at `$first`.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(what.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn placeholders_are_numbered_from_the_first() {
-        assert_eq!(super::placeholders(3, 2), "$3, $4");
-    }
-}
