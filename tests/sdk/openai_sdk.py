@@ -35,6 +35,12 @@ with open(audio, "rb") as f:
     translation = client.audio.translations.create(model="whisper-1", file=f)
 check("country" in translation.text.lower(), f"translation: {translation.text!r}")
 
+with open(audio, "rb") as f:
+    events = list(client.audio.transcriptions.create(model="gpt-4o-mini-transcribe", file=f, stream=True))
+check(events and events[-1].type == "transcript.text.done", f"stream events: {events}")
+check(any(e.type == "transcript.text.delta" for e in events), "no delta events")
+check("country" in events[-1].text.lower(), f"stream text: {events[-1].text!r}")
+
 models = [m.id for m in client.models.list()]
 check("whisper-1" in models, f"models: {models}")
 

@@ -90,12 +90,28 @@ impl EngineError {
 #[derive(Debug, Clone)]
 pub struct TaskContext {
     progress: watch::Sender<f32>,
+    partial: watch::Sender<Option<serde_json::Value>>,
     cancel: Arc<AtomicBool>,
 }
 
 impl TaskContext {
-    pub fn new(progress: watch::Sender<f32>, cancel: Arc<AtomicBool>) -> Self {
-        Self { progress, cancel }
+    pub fn new(
+        progress: watch::Sender<f32>,
+        partial: watch::Sender<Option<serde_json::Value>>,
+        cancel: Arc<AtomicBool>,
+    ) -> Self {
+        Self {
+            progress,
+            partial,
+            cancel,
+        }
+    }
+
+    /// Publishes the result so far (for example the segments decoded up to now), replacing the
+    /// previous one; the runner stores it as the task's [`crate::runner::PARTIAL_RESULT`]
+    /// artifact so clients can stream it before the task ends.
+    pub fn report_partial(&self, result: serde_json::Value) {
+        self.partial.send_replace(Some(result));
     }
 
     /// Reports the fraction done (0.0–1.0). Cheap: the runner samples it.

@@ -16,6 +16,8 @@ use crate::{Engine, EngineError, InputFile, TaskContext, TaskEvents, TaskInput, 
 
 /// Name of the list of artifact names the runner adds to every task's stored output.
 const ARTIFACTS_FIELD: &str = "artifacts";
+/// Artifact name of a running task's result so far (see [`TaskContext::report_partial`]).
+pub const PARTIAL_RESULT: &str = "partial.json";
 /// Name under which the original upload is handed to tasks without dependencies.
 pub const ORIGINAL_AUDIO: &str = "original";
 
@@ -254,7 +256,8 @@ impl Runner {
         let cancel = Arc::new(AtomicBool::new(false));
         let lease_lost = Arc::new(AtomicBool::new(false));
         let (progress_tx, mut progress_rx) = watch::channel(0.0f32);
-        let context = TaskContext::new(progress_tx, Arc::clone(&cancel));
+        let (partial_tx, mut partial_rx) = watch::channel(None);
+        let context = TaskContext::new(progress_tx, partial_tx, Arc::clone(&cancel));
         let job_id = input.job.id.clone();
         let task_id = input.task.id.clone();
 
@@ -279,6 +282,16 @@ impl Runner {
                         && matches!(job.status, JobStatus::Cancelling | JobStatus::Cancelled)
                     {
                         cancel.store(true, Ordering::Relaxed);
+                    }
+                }
+                Ok(()) = partial_rx.changed() => {
+                    let partial = partial_rx.borrow_and_update().clone();
+                    if let Some(partial) = partial {
+                        let key = BlobKey::task_artifact(&job_id, &task_id, PARTIAL_RESULT);
+                        let bytes = bytes::Bytes::from(partial.to_string());
+                        if let Err(error) = self.blobs.put_bytes(&key, bytes).await {
+                            tracing::warn!(error = %error, "could not store the partial result");
+                        }
                     }
                 }
                 Ok(()) = progress_rx.changed() => {

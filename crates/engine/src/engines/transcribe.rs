@@ -177,7 +177,19 @@ impl Engine for TranscribeEngine {
                     word_timestamps: params.timestamps_granularity == TimestampsGranularity::Word,
                     ..TranscribeOptions::default()
                 };
+                let mut decoded: Vec<Segment> = Vec::new();
                 let mut on_progress = |progress: dalston_models::TranscribeProgress| {
+                    let fresh = progress
+                        .new_segments
+                        .iter()
+                        .filter(|s| !s.text.trim().is_empty());
+                    let before = decoded.len();
+                    for segment in fresh {
+                        decoded.push(to_segment(decoded.len(), segment));
+                    }
+                    if decoded.len() > before {
+                        context.report_partial(serde_json::json!({ "segments": decoded }));
+                    }
                     if progress.total_secs > 0.0 {
                         #[expect(clippy::cast_possible_truncation, reason = "a fraction")]
                         context.report_progress(
@@ -218,6 +230,33 @@ impl Engine for TranscribeEngine {
     }
 }
 
+/// A decoded Whisper segment as a transcript segment (the `index`-th non-empty one).
+fn to_segment(index: usize, segment: &dalston_models::Segment) -> Segment {
+    Segment {
+        id: Transcript::segment_id(index),
+        start_secs: segment.start_secs,
+        end_secs: segment.end_secs,
+        text: segment.text.trim().to_owned(),
+        speaker: None,
+        words: segment
+            .words
+            .iter()
+            .filter(|word| !word.word.trim().is_empty())
+            .map(|word| Word {
+                text: word.word.trim().to_owned(),
+                start_secs: word.start_secs,
+                end_secs: word.end_secs,
+                confidence: Some(word.probability),
+                speaker: None,
+            })
+            .collect(),
+        avg_logprob: Some(segment.avg_logprob),
+        compression_ratio: Some(segment.compression_ratio),
+        no_speech_prob: Some(segment.no_speech_prob),
+        temperature: Some(segment.temperature),
+    }
+}
+
 fn to_result(
     model_id: &str,
     language_requested: bool,
@@ -225,32 +264,10 @@ fn to_result(
 ) -> TranscribeResult {
     let segments = transcription
         .segments
-        .into_iter()
+        .iter()
         .filter(|segment| !segment.text.trim().is_empty())
         .enumerate()
-        .map(|(index, segment)| Segment {
-            id: Transcript::segment_id(index),
-            start_secs: segment.start_secs,
-            end_secs: segment.end_secs,
-            text: segment.text.trim().to_owned(),
-            speaker: None,
-            words: segment
-                .words
-                .iter()
-                .filter(|word| !word.word.trim().is_empty())
-                .map(|word| Word {
-                    text: word.word.trim().to_owned(),
-                    start_secs: word.start_secs,
-                    end_secs: word.end_secs,
-                    confidence: Some(word.probability),
-                    speaker: None,
-                })
-                .collect(),
-            avg_logprob: Some(segment.avg_logprob),
-            compression_ratio: Some(segment.compression_ratio),
-            no_speech_prob: Some(segment.no_speech_prob),
-            temperature: Some(segment.temperature),
-        })
+        .map(|(index, segment)| to_segment(index, segment))
         .collect();
     TranscribeResult {
         model: model_id.to_owned(),

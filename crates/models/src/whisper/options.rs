@@ -94,6 +94,8 @@ pub struct TranscribeProgress {
     pub processed_secs: f64,
     /// Length of the audio in seconds.
     pub total_secs: f64,
+    /// Segments finished in this window, so callers can stream text before the end.
+    pub new_segments: Vec<Segment>,
 }
 
 /// The result of [`super::WhisperModel::transcribe`].

@@ -93,6 +93,7 @@ impl WhisperModel {
             }
             let segment_frames = N_FRAMES.min(content_frames - seek);
             let time_offset_secs = seek as f64 * SECS_PER_FRAME;
+            let segments_before = segments.len();
             let window = mel.window(seek);
             let prompt = &all_tokens[prompt_reset_since..];
             let decoded = self.pool.install(|| {
@@ -173,6 +174,7 @@ impl WhisperModel {
             on_progress(TranscribeProgress {
                 processed_secs: (seek as f64 * SECS_PER_FRAME).min(duration_secs),
                 total_secs: duration_secs,
+                new_segments: segments[segments_before..].to_vec(),
             });
         }
 

@@ -7,6 +7,7 @@ mod elevenlabs;
 mod jobs;
 mod keys;
 pub mod openai;
+mod stream;
 mod sync;
 mod system;
 mod views;

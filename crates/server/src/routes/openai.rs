@@ -106,11 +106,6 @@ fn openai_parameters(
     }
     // Translations have no word timings in OpenAI's API.
     let words = task == TranscriptionTask::Transcribe && granularities.iter().any(|g| g == "word");
-    if form.field("stream") == Some("true") && form.field("model") != Some("whisper-1") {
-        return Err(ApiError::BadRequest(
-            "stream=true is not available on this server yet".into(),
-        ));
-    }
     let language = match (task, form.field("language")) {
         (TranscriptionTask::Translate, _) | (_, None) => None,
         (TranscriptionTask::Transcribe, Some(raw)) => Some(
@@ -144,7 +139,7 @@ fn openai_parameters(
 
 /// Runs a job to completion and renders it in OpenAI's shape.
 async fn run(
-    state: &AppState,
+    state: &Arc<AppState>,
     principal: &Principal,
     form: ReceivedForm,
     task: TranscriptionTask,
@@ -163,8 +158,14 @@ async fn run(
             state.catalog.default_model()
         )));
     }
+    let stream = form.field("stream") == Some("true");
     let uploaded = upload::prepare_job(state, principal, form, parameters).await?;
     upload::submit_job(state, &uploaded).await?;
+    if stream {
+        return Ok(
+            super::stream::transcript_events(Arc::clone(state), uploaded.job.id).into_response(),
+        );
+    }
     let transcript = super::sync::wait_for_transcript(state, &uploaded.job.id).await?;
     Ok(render_response(&transcript, format, task, granularities))
 }
@@ -262,7 +263,7 @@ fn verbose_json(
 
 /// The OpenAI branch of `POST /v1/audio/transcriptions`.
 pub async fn transcribe(
-    state: &AppState,
+    state: &Arc<AppState>,
     principal: &Principal,
     form: ReceivedForm,
     model: &str,

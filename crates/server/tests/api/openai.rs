@@ -217,3 +217,87 @@ async fn translations_and_models_list() {
             .all(|m| m["object"] == "model" && m["owned_by"].is_string())
     );
 }
+
+/// Speech longer than one 30 s window, built from the test recordings.
+fn two_window_speech() -> Vec<u8> {
+    let dir = crate::helpers::test_data_dir();
+    let mut samples = Vec::new();
+    for name in [
+        "jfk.wav",
+        "librivox/sense_and_sensibility_01_austen_64kb-0870.wav",
+        "jfk.wav",
+        "jfk.wav",
+    ] {
+        let bytes = std::fs::read(dir.join(name)).expect("wav");
+        let (mut clip, rate) = dalston_audio::decode_wav_pcm16(&bytes).expect("decode");
+        assert_eq!(rate, 16_000);
+        samples.append(&mut clip);
+    }
+    dalston_audio::encode_wav_pcm16(&samples, 16_000)
+}
+
+#[tokio::test]
+async fn stream_true_sends_deltas_while_decoding_then_done() {
+    let app = spawn_app().await;
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(two_window_speech()).file_name("long.wav"),
+        )
+        .text("model", "gpt-4o-transcribe")
+        .text("stream", "true");
+    let mut response = app
+        .client
+        .post(app.url("/v1/audio/transcriptions"))
+        .bearer_auth(ADMIN_KEY)
+        .multipart(form)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/event-stream")
+    );
+    let mut buffer = String::new();
+    let mut events: Vec<Value> = Vec::new();
+    let mut job_running_at_first_delta = None;
+    while let Some(chunk) = response.chunk().await.expect("chunk") {
+        buffer.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
+        while let Some(end) = buffer.find("\n\n") {
+            let frame: String = buffer.drain(..end + 2).collect();
+            let Some(data) = frame.lines().find_map(|line| line.strip_prefix("data: ")) else {
+                continue;
+            };
+            let event: Value = serde_json::from_str(data).expect("event json");
+            if event["type"] == "transcript.text.delta" && job_running_at_first_delta.is_none() {
+                let list: Value = app
+                    .get("/v1/audio/transcriptions?limit=1")
+                    .send()
+                    .await
+                    .expect("list")
+                    .json()
+                    .await
+                    .expect("json");
+                job_running_at_first_delta = Some(list["jobs"][0]["status"] == "running");
+            }
+            events.push(event);
+        }
+    }
+    let done = events.last().expect("events");
+    assert_eq!(done["type"], "transcript.text.done", "{events:?}");
+    let deltas: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "transcript.text.delta")
+        .map(|e| e["delta"].as_str().expect("delta"))
+        .collect();
+    assert!(deltas.len() >= 3, "{deltas:?}");
+    assert!(word_error_rate(done["text"].as_str().expect("text"), &deltas.concat()) <= 0.05);
+    assert_eq!(
+        job_running_at_first_delta,
+        Some(true),
+        "the first text came before the job finished"
+    );
+}
