@@ -1,4 +1,4 @@
-//! Prefixed identifiers (`job_…`, `task_…`, `key_…`), parsed once at the edge.
+//! Prefixed identifiers (`job_…`, `task_…`, `key_…`, `wh_…`, `msg_…`), parsed once at the edge.
 //!
 //! New ids are UUIDv7 (time-ordered), so ordering by id is ordering by creation time: cursor
 //! pagination relies on that.
@@ -79,6 +79,8 @@ macro_rules! prefixed_id {
 prefixed_id!(JobId, "job_", "job");
 prefixed_id!(TaskId, "task_", "task");
 prefixed_id!(KeyId, "key_", "key");
+prefixed_id!(WebhookId, "wh_", "webhook");
+prefixed_id!(DeliveryId, "msg_", "webhook delivery");
 
 #[cfg(test)]
 mod tests {

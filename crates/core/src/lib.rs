@@ -18,9 +18,10 @@ pub mod retry;
 pub mod stage;
 pub mod task;
 pub mod transcript;
+pub mod webhook;
 pub mod wer;
 
-pub use ids::{IdError, JobId, KeyId, TaskId};
+pub use ids::{DeliveryId, IdError, JobId, KeyId, TaskId, WebhookId};
 pub use job::{JobEvent, JobStatus};
 pub use params::JobParameters;
 pub use stage::Stage;

@@ -54,6 +54,10 @@ pub struct JobParameters {
     pub retention_days: Option<i32>,
     /// Name shown in lists, from the upload's file name when not given.
     pub display_name: Option<String>,
+    /// Where to POST the job's outcome (in addition to registered webhooks).
+    pub webhook_url: Option<String>,
+    /// Echoed back in the webhook payload.
+    pub webhook_metadata: Option<serde_json::Value>,
 }
 
 /// A parameter combination that cannot be honoured.
@@ -67,6 +71,8 @@ pub enum ParameterError {
     RetentionOutOfRange,
     #[error("vocabulary accepts at most 100 terms of at most 100 characters each")]
     VocabularyTooLarge,
+    #[error("webhook_url must be an http:// or https:// URL")]
+    InvalidWebhookUrl,
     #[error("language {0:?} is not a language code Whisper knows, such as \"en\"")]
     InvalidLanguage(String),
 }
@@ -103,6 +109,11 @@ impl JobParameters {
                 .any(|term| term.chars().count() > 100)
         {
             return Err(ParameterError::VocabularyTooLarge);
+        }
+        if let Some(url) = &self.webhook_url
+            && !crate::webhook::is_http_url(url)
+        {
+            return Err(ParameterError::InvalidWebhookUrl);
         }
         if let Some(language) = &self.language
             && crate::language::english_name(language).is_none()

@@ -21,6 +21,7 @@ pub mod postgres;
 pub mod records;
 mod sql;
 pub mod sqlite;
+pub mod webhooks;
 
 pub use blob::{BlobKey, BlobStore};
 pub use error::StoreError;
@@ -28,3 +29,4 @@ pub use metadata::MetadataStore;
 pub use postgres::PgStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
+pub use webhooks::{DeliveryOutcome, DeliveryRecord, DeliveryStatus, WebhookRecord, WebhookStore};

@@ -10,8 +10,9 @@ use anyhow::{Context, ensure};
 use dalston_core::dag::PlannedTask;
 use dalston_core::{JobId, JobParameters, JobStatus, KeyId, Stage, TaskId, TaskStatus};
 use dalston_store::{
-    ApiKeyRecord, AudioMetadata, JobFilter, JobRecord, JobUpdate, MetadataStore, PgStore,
-    SqliteStore, TaskUpdate,
+    ApiKeyRecord, AudioMetadata, DeliveryOutcome, DeliveryRecord, DeliveryStatus, JobFilter,
+    JobRecord, JobUpdate, MetadataStore, PgStore, SqliteStore, TaskUpdate, WebhookRecord,
+    WebhookStore,
 };
 use sqlx::Row;
 use support::postgres::TestPostgres;
@@ -23,7 +24,8 @@ type Schema = (BTreeMap<String, Vec<String>>, Vec<String>);
 #[tokio::test]
 async fn sqlite_store_passes_the_conformance_suite() -> anyhow::Result<()> {
     let (_dir, store) = sqlite_store().await?;
-    conformance(&store).await
+    conformance(&store).await?;
+    webhooks_conformance(&store).await.context("webhooks")
 }
 
 #[tokio::test]
@@ -32,7 +34,8 @@ async fn postgres_store_passes_the_conformance_suite() -> anyhow::Result<()> {
         return Ok(());
     };
     let store = PgStore::connect(&server.create_database().await?).await?;
-    conformance(&store).await
+    conformance(&store).await?;
+    webhooks_conformance(&store).await.context("webhooks")
 }
 
 #[tokio::test]
@@ -46,7 +49,17 @@ async fn migrations_create_the_same_tables_columns_and_indexes() -> anyhow::Resu
     let postgres_schema = postgres_schema(&postgres).await?;
     assert_eq!(sqlite_schema, postgres_schema);
     let tables: Vec<&str> = sqlite_schema.0.keys().map(String::as_str).collect();
-    assert_eq!(tables, ["api_keys", "jobs", "queue_messages", "tasks"]);
+    assert_eq!(
+        tables,
+        [
+            "api_keys",
+            "jobs",
+            "queue_messages",
+            "tasks",
+            "webhook_deliveries",
+            "webhooks"
+        ]
+    );
     Ok(())
 }
 
@@ -521,6 +534,126 @@ async fn keys_conformance(store: &dyn MetadataStore) -> anyhow::Result<()> {
     assert_eq!(
         (touched.revoked_at_ms, touched.last_used_at_ms),
         (None, Some(50))
+    );
+    Ok(())
+}
+
+/// The webhook registry and the delivery outbox, on an empty store.
+async fn webhooks_conformance(store: &dyn WebhookStore) -> anyhow::Result<()> {
+    use dalston_core::{DeliveryId, WebhookId};
+    let owner = KeyId::generate();
+    let webhook = |owner: Option<KeyId>, events: &[&str]| WebhookRecord {
+        id: WebhookId::generate(),
+        url: "http://127.0.0.1:9/hook".into(),
+        secret: "whsec_c2VjcmV0".into(),
+        events: events.iter().map(|e| (*e).to_owned()).collect(),
+        description: Some("test".into()),
+        active: true,
+        owner_key_id: owner,
+        consecutive_failures: 0,
+        created_at_ms: 1,
+        updated_at_ms: 1,
+    };
+    let admin_hook = webhook(None, &["transcription.completed", "transcription.failed"]);
+    let tenant_hook = webhook(Some(owner.clone()), &["transcription.completed"]);
+    store.insert_webhook(&admin_hook).await?;
+    store.insert_webhook(&tenant_hook).await?;
+    ensure!(store.get_webhook(&tenant_hook.id).await? == Some(tenant_hook.clone()));
+    ensure!(store.list_webhooks(None).await?.len() == 2);
+    ensure!(store.list_webhooks(Some(&owner)).await? == vec![tenant_hook.clone()]);
+
+    let for_owner = store
+        .webhooks_for_event("transcription.completed", Some(&owner))
+        .await?;
+    ensure!(
+        for_owner.len() == 2,
+        "admin webhooks get every job, tenant webhooks their own"
+    );
+    let for_other = store
+        .webhooks_for_event("transcription.completed", Some(&KeyId::generate()))
+        .await?;
+    ensure!(for_other == vec![admin_hook.clone()]);
+    ensure!(
+        store
+            .webhooks_for_event("transcription.cancelled", None)
+            .await?
+            .is_empty()
+    );
+
+    let mut disabled = tenant_hook.clone();
+    disabled.active = false;
+    disabled.consecutive_failures = 10;
+    ensure!(store.update_webhook(&disabled).await?);
+    ensure!(
+        store
+            .webhooks_for_event("transcription.completed", Some(&owner))
+            .await?
+            == vec![admin_hook.clone()]
+    );
+
+    let delivery = DeliveryRecord {
+        id: DeliveryId::generate(),
+        webhook_id: Some(admin_hook.id.clone()),
+        job_id: JobId::generate(),
+        event: "transcription.completed".into(),
+        url: admin_hook.url.clone(),
+        payload: "{}".into(),
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        next_attempt_at_ms: Some(100),
+        last_status_code: None,
+        last_error: None,
+        created_at_ms: 100,
+        updated_at_ms: 100,
+    };
+    store.insert_delivery(&delivery).await?;
+    ensure!(
+        store.claim_due_deliveries(50, 1_000, 10).await?.is_empty(),
+        "not due yet"
+    );
+    let claimed = store.claim_due_deliveries(200, 1_000, 10).await?;
+    ensure!(claimed.len() == 1 && claimed[0].next_attempt_at_ms == Some(1_200));
+    ensure!(
+        store.claim_due_deliveries(300, 1_000, 10).await?.is_empty(),
+        "leased"
+    );
+    let failed = DeliveryOutcome {
+        status: DeliveryStatus::Pending,
+        next_attempt_at_ms: Some(400),
+        status_code: Some(503),
+        error: Some("unavailable".into()),
+    };
+    store
+        .record_delivery_attempt(&delivery.id, &failed, 300)
+        .await?;
+    let again = store.claim_due_deliveries(400, 1_000, 10).await?;
+    ensure!(again.len() == 1 && again[0].attempts == 1 && again[0].last_status_code == Some(503));
+    let done = DeliveryOutcome {
+        status: DeliveryStatus::Success,
+        next_attempt_at_ms: None,
+        status_code: Some(200),
+        error: None,
+    };
+    store
+        .record_delivery_attempt(&delivery.id, &done, 500)
+        .await?;
+    let stored = store
+        .get_delivery(&delivery.id)
+        .await?
+        .context("delivery")?;
+    ensure!(stored.status == DeliveryStatus::Success && stored.attempts == 2);
+    ensure!(store.list_deliveries(&admin_hook.id, 10).await?.len() == 1);
+    ensure!(store.retry_delivery(&delivery.id, 600).await?);
+    ensure!(
+        !store.retry_delivery(&delivery.id, 600).await?,
+        "already pending"
+    );
+    ensure!(store.claim_due_deliveries(600, 1_000, 10).await?.len() == 1);
+
+    ensure!(store.delete_webhook(&admin_hook.id).await?);
+    ensure!(
+        store.get_delivery(&delivery.id).await?.is_none(),
+        "its log goes with it"
     );
     Ok(())
 }

@@ -18,13 +18,24 @@ use crate::StoreError;
 /// The migrations of every PostgreSQL database Dalston opens; the same versions as
 /// [`crate::sqlite::migrator`], built at run time for the same reason (no `macros` feature).
 pub fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "initial".into(),
-        MigrationType::Simple,
-        AssertSqlSafe(include_str!("../../migrations/postgres/0001_initial.sql")).into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "initial".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(include_str!("../../migrations/postgres/0001_initial.sql"))
+                .into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "webhooks".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(include_str!("../../migrations/postgres/0002_webhooks.sql"))
+                .into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 /// [`crate::MetadataStore`] on PostgreSQL.
@@ -95,3 +106,5 @@ mod tests {
         );
     }
 }
+
+crate::webhooks::impl_webhook_store!(PgStore);

@@ -23,13 +23,22 @@ use crate::StoreError;
 /// the macro needs sqlx's `macros` feature, which compiles a second copy of sqlx and SQLite for the
 /// host and costs minutes of build on two cores.
 pub fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "initial".into(),
-        MigrationType::Simple,
-        AssertSqlSafe(include_str!("../../migrations/sqlite/0001_initial.sql")).into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "initial".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(include_str!("../../migrations/sqlite/0001_initial.sql")).into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "webhooks".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(include_str!("../../migrations/sqlite/0002_webhooks.sql")).into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 /// [`crate::MetadataStore`] on SQLite.
@@ -69,3 +78,5 @@ impl SqliteStore {
         &self.pool
     }
 }
+
+crate::webhooks::impl_webhook_store!(SqliteStore);
