@@ -10,12 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dalston_core::dag::{DagAction, TaskView, next_actions};
-use dalston_core::{JobEvent, JobId, JobStatus, TaskStatus};
+use dalston_core::webhook::{self, WebhookEvent};
+use dalston_core::{DeliveryId, JobEvent, JobId, JobStatus, TaskStatus, WebhookId};
 use dalston_queue::{TaskMessage, TaskQueue};
 use dalston_store::clock::now_ms;
 use dalston_store::{
     BlobKey, BlobStore, JobRecord, JobUpdate, MetadataStore, StoreError, TaskRecord, TaskUpdate,
 };
+use dalston_store::{DeliveryRecord, DeliveryStatus, WebhookStore};
 use tokio::sync::{mpsc, watch};
 
 /// Artifact name of the transcript written by the merge stage.
@@ -34,6 +36,8 @@ pub struct Orchestrator {
     store: Arc<dyn MetadataStore>,
     queue: Arc<dyn TaskQueue>,
     blobs: BlobStore,
+    /// Where finished jobs' webhook deliveries are queued; `None` sends none.
+    webhooks: Option<Arc<dyn WebhookStore>>,
 }
 
 impl std::fmt::Debug for Orchestrator {
@@ -69,7 +73,68 @@ impl Orchestrator {
             store,
             queue,
             blobs,
+            webhooks: None,
         }
+    }
+
+    /// Queues webhook deliveries for finished jobs in `webhooks` (the durable outbox).
+    #[must_use]
+    pub fn with_webhooks(mut self, webhooks: Arc<dyn WebhookStore>) -> Self {
+        self.webhooks = Some(webhooks);
+        self
+    }
+
+    /// Inserts one delivery per target of the event the job's new `status` raises: the job's own
+    /// `webhook_url` and every active registered webhook subscribed to it. Runs right after the
+    /// job's terminal transition; a crash in between loses the notification, not the job.
+    async fn queue_webhooks(
+        &self,
+        job: &JobRecord,
+        status: JobStatus,
+        error: Option<&str>,
+    ) -> Result<(), OrchestratorError> {
+        let (Some(webhooks), Some(event)) = (&self.webhooks, WebhookEvent::for_status(status))
+        else {
+            return Ok(());
+        };
+        let now = now_ms();
+        let body = webhook::payload(
+            event,
+            &job.id,
+            status,
+            error,
+            job.parameters.webhook_metadata.as_ref(),
+            now / 1000,
+        );
+        let mut targets: Vec<(Option<WebhookId>, String)> = Vec::new();
+        if let Some(url) = &job.parameters.webhook_url {
+            targets.push((None, url.clone()));
+        }
+        for registered in webhooks
+            .webhooks_for_event(event.as_str(), job.owner_key_id.as_ref())
+            .await?
+        {
+            targets.push((Some(registered.id), registered.url));
+        }
+        for (webhook_id, url) in targets {
+            let delivery = DeliveryRecord {
+                id: DeliveryId::generate(),
+                webhook_id,
+                job_id: job.id.clone(),
+                event: event.as_str().to_owned(),
+                url,
+                payload: body.to_string(),
+                status: DeliveryStatus::Pending,
+                attempts: 0,
+                next_attempt_at_ms: Some(now),
+                last_status_code: None,
+                last_error: None,
+                created_at_ms: now,
+                updated_at_ms: now,
+            };
+            webhooks.insert_delivery(&delivery).await?;
+        }
+        Ok(())
     }
 
     /// Serves events until `shutdown`; sweeps all active jobs at start and every `sweep_every`.
@@ -278,6 +343,7 @@ impl Orchestrator {
                     .await?
                 {
                     tracing::info!("job completed");
+                    self.queue_webhooks(job, JobStatus::Completed, None).await?;
                 }
             }
             DagAction::FailJob { reason } => {
@@ -288,6 +354,8 @@ impl Orchestrator {
                 if self.transition_job(job, JobEvent::Fail, &update).await? {
                     tracing::info!(reason = %reason, "job failed");
                     self.queue.remove_job(&job.id).await?;
+                    self.queue_webhooks(job, JobStatus::Failed, Some(&reason))
+                        .await?;
                 }
             }
             DagAction::FinishCancel => {
@@ -298,6 +366,7 @@ impl Orchestrator {
                 {
                     tracing::info!("job cancelled");
                     self.queue.remove_job(&job.id).await?;
+                    self.queue_webhooks(job, JobStatus::Cancelled, None).await?;
                 }
             }
         }
@@ -350,6 +419,7 @@ impl Orchestrator {
         }
         self.queue.remove_job(&job.id).await?;
         if next == JobStatus::Cancelled {
+            self.queue_webhooks(job, JobStatus::Cancelled, None).await?;
             for task in self.store.tasks_for_job(&job.id).await? {
                 let update = TaskUpdate {
                     completed_at_ms: Some(now_ms()),

@@ -15,7 +15,7 @@ use dalston_engine::{Engine, TaskEvents};
 use dalston_models::LoadOptions;
 use dalston_orchestrator::Orchestrator;
 use dalston_queue::{DEFAULT_MAX_DELIVERIES, EmbeddedQueue, TaskQueue};
-use dalston_store::{BlobStore, MetadataStore, SqliteStore};
+use dalston_store::{BlobStore, MetadataStore, SqliteStore, WebhookStore};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -62,7 +62,9 @@ impl Application {
                 "resuming tasks that were running when the server stopped"
             );
         }
-        let store: Arc<dyn MetadataStore> = Arc::new(sqlite);
+        let sqlite = Arc::new(sqlite);
+        let webhooks: Arc<dyn WebhookStore> = Arc::clone(&sqlite) as Arc<dyn WebhookStore>;
+        let store: Arc<dyn MetadataStore> = sqlite;
         let queue: Arc<dyn TaskQueue> = queue;
         let blobs = BlobStore::from_url(&backends.storage_url)?;
         let auth_disabled = config.auth.mode == AuthMode::None;
@@ -84,7 +86,8 @@ impl Application {
                 threads: config.engine.threads,
             },
         ));
-        let orchestrator = Orchestrator::new(Arc::clone(&store), Arc::clone(&queue), blobs.clone());
+        let orchestrator = Orchestrator::new(Arc::clone(&store), Arc::clone(&queue), blobs.clone())
+            .with_webhooks(Arc::clone(&webhooks));
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut workers = Vec::new();
@@ -141,6 +144,16 @@ impl Application {
             );
             workers.push(tokio::spawn(runner.run(shutdown_rx.clone())));
         }
+        let server_secret = crate::webhooks::signature::load_or_create_secret(
+            config.webhooks.secret.as_ref(),
+            &config.data_dir,
+        )?;
+        let deliverer = crate::webhooks::deliverer::Deliverer::new(
+            Arc::clone(&webhooks),
+            server_secret,
+            &config.webhooks,
+        )?;
+        workers.push(tokio::spawn(deliverer.run(shutdown_rx.clone())));
         workers.push(tokio::spawn(orchestrator.clone().run(
             events_rx,
             Duration::from_secs(5),
@@ -149,6 +162,7 @@ impl Application {
 
         let state = Arc::new(AppState {
             store,
+            webhooks,
             blobs,
             queue,
             orchestrator,

@@ -18,6 +18,7 @@ pub mod env {
     pub const DATA_DIR: &str = "DALSTON_DATA_DIR";
     pub const MODELS_DIR: &str = "DALSTON_MODELS_DIR";
     pub const ADMIN_KEY: &str = "DALSTON_ADMIN_KEY";
+    pub const WEBHOOK_SECRET: &str = "DALSTON_WEBHOOK_SECRET";
     pub const DATABASE_URL: &str = "DALSTON_DATABASE_URL";
     pub const QUEUE_URL: &str = "DALSTON_QUEUE_URL";
     pub const STORAGE_URL: &str = "DALSTON_STORAGE_URL";
@@ -42,6 +43,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub auth: AuthConfig,
     pub engine: EngineConfig,
+    pub webhooks: WebhookConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,6 +87,38 @@ pub struct AuthConfig {
     /// The admin key to create on first start (`DALSTON_ADMIN_KEY`); generated when absent.
     #[serde(skip_serializing)]
     pub admin_key: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebhookConfig {
+    /// Signs deliveries to a job's own `webhook_url` (`DALSTON_WEBHOOK_SECRET`, `whsec_…`);
+    /// generated into `<data dir>/webhook.secret` when absent. Registered webhooks have their own.
+    #[serde(skip_serializing)]
+    pub secret: Option<SecretString>,
+    /// Attempts per delivery before it fails.
+    pub max_attempts: u32,
+    /// First retry delay; each further one doubles (capped at an hour).
+    pub retry_base_delay_ms: u64,
+    /// Per-request timeout, in seconds.
+    pub timeout_secs: u64,
+    /// Consecutive failed deliveries after which a registered webhook is disabled.
+    pub disable_after_failures: u32,
+    /// How often the deliverer looks for due deliveries.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            secret: None,
+            max_attempts: 8,
+            retry_base_delay_ms: 5_000,
+            timeout_secs: 10,
+            disable_after_failures: 20,
+            poll_interval_ms: 1_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -167,6 +201,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             auth: AuthConfig::default(),
             engine: EngineConfig::default(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -253,6 +288,11 @@ impl Config {
         }
         if self.engine.lease_secs < 2 {
             return invalid("engine.lease_secs must be at least 2 seconds".into());
+        }
+        if self.webhooks.max_attempts == 0 || self.webhooks.timeout_secs == 0 {
+            return invalid(
+                "webhooks.max_attempts and webhooks.timeout_secs must be at least 1".into(),
+            );
         }
         if self.engine.max_attempts == 0 {
             return invalid("engine.max_attempts must be at least 1".into());

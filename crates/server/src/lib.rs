@@ -14,6 +14,7 @@ pub mod routes;
 pub mod state;
 pub mod telemetry;
 pub mod upload;
+pub mod webhooks;
 
 pub use app::Application;
 pub use config::Config;

@@ -8,13 +8,14 @@ use dalston_engine::EngineCapabilities;
 use dalston_engine::engines::WhisperCatalog;
 use dalston_orchestrator::Orchestrator;
 use dalston_queue::TaskQueue;
-use dalston_store::{BlobStore, MetadataStore};
+use dalston_store::{BlobStore, MetadataStore, WebhookStore};
 use tokio::sync::mpsc;
 
 use crate::config::LimitsConfig;
 
 pub struct AppState {
     pub store: Arc<dyn MetadataStore>,
+    pub webhooks: Arc<dyn WebhookStore>,
     pub blobs: BlobStore,
     pub queue: Arc<dyn TaskQueue>,
     pub orchestrator: Orchestrator,

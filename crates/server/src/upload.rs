@@ -387,11 +387,30 @@ pub fn native_parameters(form: &ReceivedForm, state: &AppState) -> ApiResult<Job
             .or_else(|| single(fields, "display_name"))
             .or(file_name)
             .map(|name| name.chars().take(255).collect()),
+        webhook_url: single(fields, "webhook_url").map(str::to_owned),
+        webhook_metadata: webhook_metadata(fields)?,
     };
     parameters
         .validate()
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     Ok(parameters)
+}
+
+/// `webhook_metadata`: a JSON value (as the SDKs send it) echoed in the webhook, at most 16 KiB.
+pub(crate) fn webhook_metadata(
+    fields: &BTreeMap<String, Vec<String>>,
+) -> ApiResult<Option<serde_json::Value>> {
+    let Some(raw) = single(fields, "webhook_metadata") else {
+        return Ok(None);
+    };
+    if raw.len() > 16 * 1024 {
+        return Err(ApiError::BadRequest(
+            "webhook_metadata must be at most 16 KiB".into(),
+        ));
+    }
+    Ok(Some(serde_json::from_str(raw).unwrap_or_else(|_| {
+        serde_json::Value::String(raw.to_owned())
+    })))
 }
 
 #[cfg(test)]

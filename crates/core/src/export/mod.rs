@@ -6,19 +6,23 @@
 //! file only decides how a cue is written.
 
 mod cue;
+mod docx;
 mod format;
 mod html;
 mod json;
 mod options;
+mod pdf;
 mod srt;
 mod timestamp;
 mod txt;
 mod vtt;
 
+pub use docx::render_docx;
 pub use format::{ExportFormat, UnknownExportFormat};
 pub use html::render_html;
 pub use json::render_json;
 pub use options::ExportOptions;
+pub use pdf::render_pdf;
 pub use srt::render_srt;
 pub use txt::{PARAGRAPH_PAUSE_SECS, render_txt};
 pub use vtt::render_vtt;
@@ -43,6 +47,10 @@ pub enum ExportError {
     /// The transcript could not be serialised (a server error; not expected in practice).
     #[error("failed to serialise the transcript as JSON")]
     Json(#[source] serde_json::Error),
+    /// The DOCX package could not be zipped (a server error; not expected in practice, since it
+    /// is written to memory).
+    #[error("failed to write the DOCX package")]
+    Docx(#[source] zip::result::ZipError),
 }
 
 /// Renders `transcript` in `format`.

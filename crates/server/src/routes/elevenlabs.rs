@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::extract::{Multipart, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use base64::Engine as _;
 use dalston_core::export::{ExportFormat, ExportOptions, render, render_html};
 use dalston_core::params::{SpeakerDetection, TimestampsGranularity};
 use dalston_core::{JobParameters, JobStatus, Transcript};
@@ -81,6 +82,8 @@ enum AdditionalFormat {
     Txt,
     SegmentedJson,
     Html,
+    Docx,
+    Pdf,
 }
 
 fn parse_request(form: &ReceivedForm, state: &AppState) -> Result<ElevenLabsRequest, ApiError> {
@@ -198,12 +201,8 @@ fn additional_formats(form: &ReceivedForm) -> Result<Vec<AdditionalFormat>, ApiE
                 Some("txt") => AdditionalFormat::Txt,
                 Some("segmented_json") => AdditionalFormat::SegmentedJson,
                 Some("html") => AdditionalFormat::Html,
-                Some(other @ ("docx" | "pdf")) => {
-                    return Err(invalid(
-                        "additional_formats",
-                        format!("{other} is not available on this server yet"),
-                    ));
-                }
+                Some("docx") => AdditionalFormat::Docx,
+                Some("pdf") => AdditionalFormat::Pdf,
                 other => {
                     return Err(invalid(
                         "additional_formats",
@@ -264,29 +263,49 @@ fn words(transcript: &Transcript, granularity: Granularity) -> Vec<Value> {
     entries
 }
 
+/// Text formats are sent as they are; binary ones (docx, pdf) base64-encoded, as ElevenLabs does.
+enum FormatContent {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
 fn additional_format_response(
     transcript: &Transcript,
     format: AdditionalFormat,
 ) -> Result<Value, ApiError> {
+    use dalston_core::export::{ExportError, render_docx, render_pdf};
     let options = ExportOptions::default();
+    let text = |rendered: Result<String, ExportError>| rendered.map(FormatContent::Text);
     let (name, extension, content_type, content) = match format {
         AdditionalFormat::Srt => (
             "srt",
             "srt",
             "application/x-subrip",
-            render(transcript, ExportFormat::Srt, &options),
+            text(render(transcript, ExportFormat::Srt, &options)),
         ),
         AdditionalFormat::Txt => (
             "txt",
             "txt",
             "text/plain",
-            render(transcript, ExportFormat::Txt, &options),
+            text(render(transcript, ExportFormat::Txt, &options)),
         ),
         AdditionalFormat::Html => (
             "html",
             "html",
             "text/html",
-            Ok(render_html(transcript, &options)),
+            Ok(FormatContent::Text(render_html(transcript, &options))),
+        ),
+        AdditionalFormat::Docx => (
+            "docx",
+            "docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            render_docx(transcript, &options).map(FormatContent::Binary),
+        ),
+        AdditionalFormat::Pdf => (
+            "pdf",
+            "pdf",
+            "application/pdf",
+            render_pdf(transcript, &options).map(FormatContent::Binary),
         ),
         AdditionalFormat::SegmentedJson => {
             let segments: Vec<Value> = transcript
@@ -305,16 +324,28 @@ fn additional_format_response(
                 "segmented_json",
                 "json",
                 "application/json",
-                Ok(json!({ "segments": segments }).to_string()),
+                Ok(FormatContent::Text(
+                    json!({ "segments": segments }).to_string(),
+                )),
             )
         }
     };
-    let content = content.map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    let (is_base64_encoded, content) = match content {
+        Ok(FormatContent::Text(text)) => (false, text),
+        Ok(FormatContent::Binary(bytes)) => (
+            true,
+            base64::engine::general_purpose::STANDARD.encode(bytes),
+        ),
+        Err(error @ (ExportError::Json(_) | ExportError::Docx(_))) => {
+            return Err(ApiError::internal(error));
+        }
+        Err(error) => return Err(ApiError::BadRequest(error.to_string())),
+    };
     Ok(json!({
         "requested_format": name,
         "file_extension": extension,
         "content_type": content_type,
-        "is_base64_encoded": false,
+        "is_base64_encoded": is_base64_encoded,
         "content": content,
     }))
 }

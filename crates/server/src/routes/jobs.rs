@@ -249,7 +249,8 @@ pub async fn export(
         max_lines: query.max_lines.unwrap_or(defaults.max_lines),
     };
     let body = render(&transcript, format, &options).map_err(|error| match error {
-        dalston_core::export::ExportError::Json(error) => ApiError::internal(error),
+        error @ (dalston_core::export::ExportError::Json(_)
+        | dalston_core::export::ExportError::Docx(_)) => ApiError::internal(error),
         other => ApiError::BadRequest(other.to_string()),
     })?;
     let disposition = format!("attachment; filename=\"{}.{}\"", job.id, format.extension());

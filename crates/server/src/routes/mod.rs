@@ -11,11 +11,12 @@ mod stream;
 mod sync;
 mod system;
 mod views;
+mod webhooks;
 
 use std::sync::Arc;
 
 use axum::http::Method;
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, patch, post};
 use axum::{Router, middleware};
 
 use crate::auth::{self, Access, Scope};
@@ -67,6 +68,7 @@ use Access::{Authenticated, Public};
 const READ: Access = Access::Scope(Scope::JobsRead);
 const WRITE: Access = Access::Scope(Scope::JobsWrite);
 const ADMIN: Access = Access::Scope(Scope::Admin);
+const WEBHOOKS: Access = Access::Scope(Scope::Webhooks);
 
 fn table() -> RouteTable {
     let jobs = "/v1/audio/transcriptions";
@@ -207,6 +209,62 @@ fn table() -> RouteTable {
         WRITE,
         "ElevenLabs-compatible transcript deletion",
         delete(elevenlabs::delete_transcript),
+    )
+    .add(
+        Method::POST,
+        "/v1/webhooks",
+        WEBHOOKS,
+        "Register a webhook (its secret is shown)",
+        post(webhooks::create),
+    )
+    .add(
+        Method::GET,
+        "/v1/webhooks",
+        WEBHOOKS,
+        "List webhooks",
+        get(webhooks::list),
+    )
+    .add(
+        Method::GET,
+        "/v1/webhooks/{webhook_id}",
+        WEBHOOKS,
+        "One webhook",
+        get(webhooks::get_one),
+    )
+    .add(
+        Method::PATCH,
+        "/v1/webhooks/{webhook_id}",
+        WEBHOOKS,
+        "Change a webhook's url, events, description or active flag",
+        patch(webhooks::update),
+    )
+    .add(
+        Method::DELETE,
+        "/v1/webhooks/{webhook_id}",
+        WEBHOOKS,
+        "Delete a webhook and its delivery log",
+        delete(webhooks::delete_one),
+    )
+    .add(
+        Method::POST,
+        "/v1/webhooks/{webhook_id}/rotate-secret",
+        WEBHOOKS,
+        "Replace a webhook's signing secret",
+        post(webhooks::rotate_secret),
+    )
+    .add(
+        Method::GET,
+        "/v1/webhooks/{webhook_id}/deliveries",
+        WEBHOOKS,
+        "A webhook's recent deliveries",
+        get(webhooks::deliveries),
+    )
+    .add(
+        Method::POST,
+        "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+        WEBHOOKS,
+        "Send a finished delivery again",
+        post(webhooks::retry_delivery),
     )
     .add(
         Method::POST,

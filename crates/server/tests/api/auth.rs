@@ -11,6 +11,9 @@ fn concrete_path(path: &str) -> String {
     path.replace("{job_id}", "job_0123456789abcdef0123456789abcdef")
         .replace("{key_id}", "key_0123456789abcdef0123456789abcdef")
         .replace("{format}", "srt")
+        .replace("{transcription_id}", "job_0123456789abcdef0123456789abcdef")
+        .replace("{webhook_id}", "wh_0123456789abcdef0123456789abcdef")
+        .replace("{delivery_id}", "msg_0123456789abcdef0123456789abcdef")
 }
 
 async fn create_key(app: &crate::helpers::TestApp, scopes: &[&str]) -> String {

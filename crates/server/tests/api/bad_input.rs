@@ -129,6 +129,7 @@ async fn uploads_over_the_limits_are_refused() {
     let app = spawn_app_with(AppOptions {
         without_engines: true,
         limits: Some(limits),
+        ..Default::default()
     })
     .await;
     let jfk = std::fs::read(test_file("jfk.wav")).expect("jfk");
@@ -151,6 +152,7 @@ async fn a_key_with_too_many_unfinished_jobs_is_told_to_wait() {
     let app = spawn_app_with(AppOptions {
         without_engines: true,
         limits: Some(limits),
+        ..Default::default()
     })
     .await;
     app.submit(&test_file("jfk.wav"), &[]).await;

@@ -1,5 +1,6 @@
 //! The ElevenLabs-compatible surface, spoken as the official SDK sends it.
 
+use base64::Engine as _;
 use dalston_core::wer::word_error_rate;
 use serde_json::Value;
 
@@ -37,7 +38,7 @@ async fn convert_get_and_delete_in_elevenlabs_shapes() {
             ("diarize", "false"),
             (
                 "additional_formats",
-                r#"[{"format": "srt"}, {"format": "segmented_json"}, {"format": "html"}]"#,
+                r#"[{"format": "srt"}, {"format": "segmented_json"}, {"format": "html"}, {"format": "docx"}, {"format": "pdf"}]"#,
             ),
             ("some_future_field", "ignored"),
         ],
@@ -67,6 +68,17 @@ async fn convert_get_and_delete_in_elevenlabs_shapes() {
             .starts_with("1\n")
     );
     assert_eq!(formats[1]["file_extension"], "json");
+    let decode = |item: &Value| {
+        assert_eq!(item["is_base64_encoded"], true);
+        base64::engine::general_purpose::STANDARD
+            .decode(item["content"].as_str().expect("content"))
+            .expect("base64")
+    };
+    assert!(
+        decode(&formats[3]).starts_with(b"PK"),
+        "docx is a zip package"
+    );
+    assert!(decode(&formats[4]).starts_with(b"%PDF-"));
     assert!(
         formats[2]["content"]
             .as_str()

@@ -49,6 +49,7 @@ pub struct AppOptions {
     /// Skip loading models and running engines (auth and validation tests).
     pub without_engines: bool,
     pub limits: Option<LimitsConfig>,
+    pub webhooks: Option<dalston_server::config::WebhookConfig>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -70,6 +71,9 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     config.engine.run_engines = !options.without_engines;
     if let Some(limits) = options.limits {
         config.limits = limits;
+    }
+    if let Some(webhooks) = options.webhooks {
+        config.webhooks = webhooks;
     }
     let app = Application::build(config).await.expect("the server starts");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -13,3 +13,4 @@ mod helpers;
 mod jobs;
 mod openai;
 mod sdk;
+mod webhooks;
