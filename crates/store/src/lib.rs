@@ -17,6 +17,7 @@ pub mod blob;
 pub mod clock;
 pub mod error;
 pub mod metadata;
+mod metadata_sql;
 pub mod postgres;
 pub mod records;
 mod sql;

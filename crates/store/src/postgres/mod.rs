@@ -4,10 +4,6 @@
 //! compare-and-set on the expected statuses), and the one read-modify-write (adding warnings)
 //! locks its row with `SELECT … FOR UPDATE`.
 
-mod jobs;
-mod keys;
-mod tasks;
-
 use sqlx::PgPool;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::PgPoolOptions;
@@ -108,3 +104,5 @@ mod tests {
 }
 
 crate::webhooks::impl_webhook_store!(PgStore);
+
+crate::metadata_sql::impl_metadata_store!(PgStore, sqlx::PgPool, " FOR UPDATE");

@@ -4,10 +4,6 @@
 //! pool's busy timeout absorbs contention between the gateway, orchestrator and engine tasks of
 //! one process.
 
-mod jobs;
-mod keys;
-mod tasks;
-
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -80,3 +76,5 @@ impl SqliteStore {
 }
 
 crate::webhooks::impl_webhook_store!(SqliteStore);
+
+crate::metadata_sql::impl_metadata_store!(SqliteStore, sqlx::SqlitePool, "");
