@@ -58,6 +58,9 @@ pub struct JobParameters {
     pub webhook_url: Option<String>,
     /// Echoed back in the webhook payload.
     pub webhook_metadata: Option<serde_json::Value>,
+    pub webhook_style: crate::webhook::WebhookStyle,
+    /// Deliver only to this registered webhook (ElevenLabs' `webhook_id`).
+    pub webhook_id: Option<String>,
 }
 
 /// A parameter combination that cannot be honoured.

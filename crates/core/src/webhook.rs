@@ -4,6 +4,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::{JobId, JobStatus};
 
+/// The event name of ElevenLabs-style deliveries (`webhook=true` on `/v1/speech-to-text`).
+pub const ELEVENLABS_EVENT: &str = "speech_to_text_transcription";
+
+/// How a job's webhook deliveries are shaped and signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookStyle {
+    /// Dalston's payload, signed the Standard Webhooks way.
+    #[default]
+    Standard,
+    /// ElevenLabs' payload (the transcript in their shape), signed with `ElevenLabs-Signature`.
+    ElevenLabs,
+}
+
 /// The events a webhook can subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum WebhookEvent {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dalston_core::dag::{DagAction, TaskView, next_actions};
-use dalston_core::webhook::{self, WebhookEvent};
+use dalston_core::webhook::{self, WebhookEvent, WebhookStyle};
 use dalston_core::{DeliveryId, JobEvent, JobId, JobStatus, TaskStatus, WebhookId};
 use dalston_queue::{TaskMessage, TaskQueue};
 use dalston_store::clock::now_ms;
@@ -107,21 +107,45 @@ impl Orchestrator {
             now / 1000,
         );
         let mut targets: Vec<(Option<WebhookId>, String)> = Vec::new();
-        if let Some(url) = &job.parameters.webhook_url {
-            targets.push((None, url.clone()));
-        }
-        for registered in webhooks
-            .webhooks_for_event(event.as_str(), job.owner_key_id.as_ref())
-            .await?
-        {
-            targets.push((Some(registered.id), registered.url));
+        let (event_name, body) = match job.parameters.webhook_style {
+            WebhookStyle::Standard => {
+                if let Some(url) = &job.parameters.webhook_url {
+                    targets.push((None, url.clone()));
+                }
+                (event.as_str(), body)
+            }
+            // ElevenLabs deliveries carry the transcript in their shape; the deliverer renders it
+            // when it sends, so only the job is named here. Cancellations are not reported.
+            WebhookStyle::ElevenLabs if status == JobStatus::Cancelled => return Ok(()),
+            WebhookStyle::ElevenLabs => (
+                webhook::ELEVENLABS_EVENT,
+                serde_json::json!({ "job_id": job.id }),
+            ),
+        };
+        let subscribed = webhooks
+            .webhooks_for_event(WebhookEvent::Completed.as_str(), job.owner_key_id.as_ref())
+            .await?;
+        let registered = match (job.parameters.webhook_style, &job.parameters.webhook_id) {
+            (WebhookStyle::ElevenLabs, Some(only)) => subscribed
+                .into_iter()
+                .filter(|w| w.id.as_str() == only)
+                .collect(),
+            (WebhookStyle::ElevenLabs, None) => subscribed,
+            (WebhookStyle::Standard, _) => {
+                webhooks
+                    .webhooks_for_event(event.as_str(), job.owner_key_id.as_ref())
+                    .await?
+            }
+        };
+        for webhook in registered {
+            targets.push((Some(webhook.id), webhook.url));
         }
         for (webhook_id, url) in targets {
             let delivery = DeliveryRecord {
                 id: DeliveryId::generate(),
                 webhook_id,
                 job_id: job.id.clone(),
-                event: event.as_str().to_owned(),
+                event: event_name.to_owned(),
                 url,
                 payload: body.to_string(),
                 status: DeliveryStatus::Pending,

@@ -150,6 +150,8 @@ impl Application {
         )?;
         let deliverer = crate::webhooks::deliverer::Deliverer::new(
             Arc::clone(&webhooks),
+            Arc::clone(&store),
+            blobs.clone(),
             server_secret,
             &config.webhooks,
         )?;

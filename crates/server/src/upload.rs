@@ -389,6 +389,7 @@ pub fn native_parameters(form: &ReceivedForm, state: &AppState) -> ApiResult<Job
             .map(|name| name.chars().take(255).collect()),
         webhook_url: single(fields, "webhook_url").map(str::to_owned),
         webhook_metadata: webhook_metadata(fields)?,
+        ..JobParameters::default()
     };
     parameters
         .validate()

@@ -10,7 +10,9 @@ use axum::{Extension, Json};
 use base64::Engine as _;
 use dalston_core::export::{ExportFormat, ExportOptions, render, render_html};
 use dalston_core::params::{SpeakerDetection, TimestampsGranularity};
+use dalston_core::webhook::WebhookStyle;
 use dalston_core::{JobParameters, JobStatus, Transcript};
+use dalston_store::JobRecord;
 use serde_json::{Value, json};
 
 use super::jobs::{ensure_finished, load_job};
@@ -71,6 +73,8 @@ enum Granularity {
 /// The request as understood: job parameters plus what shapes the response.
 #[derive(Debug)]
 struct ElevenLabsRequest {
+    /// Answer at once; the transcript goes to the registered webhooks.
+    webhook: bool,
     parameters: JobParameters,
     granularity: Granularity,
     additional_formats: Vec<AdditionalFormat>,
@@ -110,10 +114,15 @@ fn parse_request(form: &ReceivedForm, state: &AppState) -> Result<ElevenLabsRequ
             ));
         }
     };
-    for unsupported in ["webhook", "use_multi_channel"] {
-        if boolean(form, unsupported)? {
-            return Err(invalid(unsupported, "not available on this server yet"));
-        }
+    if boolean(form, "use_multi_channel")? {
+        return Err(invalid(
+            "use_multi_channel",
+            "not available on this server yet",
+        ));
+    }
+    let webhook = boolean(form, "webhook")?;
+    if form.field("webhook_id").is_some() && !webhook {
+        return Err(invalid("webhook_id", "only allowed with webhook=true"));
     }
     if form.field("cloud_storage_url").is_some() || form.field("source_url").is_some() {
         return Err(invalid(
@@ -167,12 +176,20 @@ fn parse_request(form: &ReceivedForm, state: &AppState) -> Result<ElevenLabsRequ
         max_speakers: num_speakers,
         vocabulary: upload::list_field(&form.fields, "keyterms")?,
         display_name: form.file_name.clone(),
+        webhook_style: if webhook {
+            WebhookStyle::ElevenLabs
+        } else {
+            WebhookStyle::Standard
+        },
+        webhook_id: form.field("webhook_id").map(str::to_owned),
+        webhook_metadata: upload::webhook_metadata(&form.fields)?,
         ..JobParameters::default()
     };
     parameters
         .validate()
         .map_err(|error| invalid("form", error.to_string()))?;
     Ok(ElevenLabsRequest {
+        webhook,
         parameters,
         granularity,
         additional_formats: additional_formats(form)?,
@@ -384,6 +401,13 @@ pub async fn convert(
     let request = parse_request(&form, &state)?;
     let uploaded = upload::prepare_job(&state, &principal, form, request.parameters).await?;
     upload::submit_job(&state, &uploaded).await?;
+    if request.webhook {
+        return Ok(Json(json!({
+            "message": "Request accepted; the transcript will be delivered to your webhooks.",
+            "request_id": uploaded.job.id,
+            "transcription_id": uploaded.job.id,
+        })));
+    }
     let transcript = super::sync::wait_for_transcript(&state, &uploaded.job.id).await?;
     Ok(Json(chunk_response(
         &transcript,
@@ -391,6 +415,42 @@ pub async fn convert(
         request.granularity,
         &request.additional_formats,
     )?))
+}
+
+/// The body of an ElevenLabs webhook delivery for a finished job: the transcript in the
+/// `convert` response shape, or the failure reason.
+pub(crate) fn webhook_body(
+    job: &JobRecord,
+    transcript: Option<&Transcript>,
+    timestamp_secs: i64,
+) -> Result<String, ApiError> {
+    let mut data = json!({
+        "request_id": job.id,
+        "transcription_id": job.id,
+        "webhook_metadata": job.parameters.webhook_metadata,
+    });
+    match transcript {
+        Some(transcript) => {
+            data["transcription"] =
+                chunk_response(transcript, job.id.as_str(), granularity_of(job), &[])?
+        }
+        None => {
+            data["error"] = Value::from(
+                job.error
+                    .clone()
+                    .unwrap_or_else(|| format!("the job {}", job.status)),
+            )
+        }
+    }
+    let body = json!({ "type": dalston_core::webhook::ELEVENLABS_EVENT, "event_timestamp": timestamp_secs, "data": data });
+    Ok(body.to_string())
+}
+
+fn granularity_of(job: &JobRecord) -> Granularity {
+    match job.parameters.timestamps_granularity {
+        TimestampsGranularity::Word => Granularity::Word,
+        TimestampsGranularity::Segment | TimestampsGranularity::None => Granularity::None,
+    }
 }
 
 /// `GET /v1/speech-to-text/transcripts/{transcription_id}`.
@@ -412,10 +472,7 @@ pub async fn get_transcript(
         })?;
     let bytes = state.blobs.get_bytes(key).await.map_err(ApiError::from)?;
     let transcript: Transcript = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
-    let granularity = match job.parameters.timestamps_granularity {
-        TimestampsGranularity::Word => Granularity::Word,
-        TimestampsGranularity::Segment | TimestampsGranularity::None => Granularity::None,
-    };
+    let granularity = granularity_of(&job);
     Ok(Json(chunk_response(
         &transcript,
         job.id.as_str(),

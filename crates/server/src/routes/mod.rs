@@ -3,7 +3,7 @@
 //! The router, the OpenAPI document and the authorisation test are all built from [`routes`],
 //! so a route cannot exist without a declared [`Access`].
 
-mod elevenlabs;
+pub(crate) mod elevenlabs;
 mod jobs;
 mod keys;
 pub mod openai;

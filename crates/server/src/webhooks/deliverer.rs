@@ -10,12 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dalston_core::retry::{RetryDecision, RetryPolicy};
+use dalston_core::webhook::ELEVENLABS_EVENT;
+use dalston_core::{JobStatus, Transcript};
 use dalston_store::clock::now_ms;
-use dalston_store::{DeliveryOutcome, DeliveryRecord, DeliveryStatus, WebhookStore};
+use dalston_store::{
+    BlobStore, DeliveryOutcome, DeliveryRecord, DeliveryStatus, MetadataStore, WebhookStore,
+};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 
-use super::signature::sign;
+use super::signature::{sign, sign_elevenlabs};
 use crate::config::WebhookConfig;
 
 /// How long a claimed delivery is reserved for the deliverer that claimed it.
@@ -23,6 +27,9 @@ const CLAIM_LEASE_MS: i64 = 60_000;
 
 pub struct Deliverer {
     store: Arc<dyn WebhookStore>,
+    /// Jobs and transcripts, for deliveries whose body is rendered when sent (ElevenLabs style).
+    jobs: Arc<dyn MetadataStore>,
+    blobs: BlobStore,
     client: reqwest::Client,
     /// Signs deliveries to a job's own `webhook_url`.
     server_secret: SecretString,
@@ -49,6 +56,8 @@ impl Deliverer {
     /// When the HTTP client cannot be built (TLS set-up).
     pub fn new(
         store: Arc<dyn WebhookStore>,
+        jobs: Arc<dyn MetadataStore>,
+        blobs: BlobStore,
         server_secret: SecretString,
         config: &WebhookConfig,
     ) -> anyhow::Result<Self> {
@@ -60,6 +69,8 @@ impl Deliverer {
             .build()?;
         Ok(Self {
             store,
+            jobs,
+            blobs,
             client,
             server_secret,
             retry: RetryPolicy {
@@ -188,17 +199,61 @@ impl Deliverer {
         Ok(())
     }
 
+    /// The ElevenLabs body of a delivery: the job's transcript in their shape, rendered now.
+    async fn elevenlabs_body(
+        &self,
+        delivery: &DeliveryRecord,
+        timestamp: i64,
+    ) -> Result<String, String> {
+        let job = self
+            .jobs
+            .get_job(&delivery.job_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the job was deleted")?;
+        let transcript: Option<Transcript> = match (&job.transcript_blob_key, job.status) {
+            (Some(key), JobStatus::Completed) => {
+                let bytes = self.blobs.get_bytes(key).await.map_err(|e| e.to_string())?;
+                Some(serde_json::from_slice(&bytes).map_err(|e| e.to_string())?)
+            }
+            _ => None,
+        };
+        crate::routes::elevenlabs::webhook_body(&job, transcript.as_ref(), timestamp)
+            .map_err(|e| e.to_string())
+    }
+
     async fn send(&self, delivery: &DeliveryRecord, secret: &str) -> Attempt {
         let timestamp = now_ms() / 1000;
-        let signature = sign(secret, delivery.id.as_str(), timestamp, &delivery.payload);
         let request = self
             .client
             .post(&delivery.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("webhook-id", delivery.id.as_str())
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .body(delivery.payload.clone());
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        let request = if delivery.event == ELEVENLABS_EVENT {
+            let body = match self.elevenlabs_body(delivery, timestamp).await {
+                Ok(body) => body,
+                Err(error) => {
+                    return Attempt::Retryable {
+                        status: None,
+                        error: format!("could not render the delivery: {error}"),
+                    };
+                }
+            };
+            request
+                .header(
+                    "ElevenLabs-Signature",
+                    sign_elevenlabs(secret, timestamp, &body),
+                )
+                .body(body)
+        } else {
+            request
+                .header("webhook-id", delivery.id.as_str())
+                .header("webhook-timestamp", timestamp.to_string())
+                .header(
+                    "webhook-signature",
+                    sign(secret, delivery.id.as_str(), timestamp, &delivery.payload),
+                )
+                .body(delivery.payload.clone())
+        };
         match request.send().await {
             Ok(response) => {
                 let code = response.status().as_u16();

@@ -67,6 +67,25 @@ pub fn sign(secret: &str, message_id: &str, timestamp_secs: i64, body: &str) -> 
     format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
 }
 
+/// The `ElevenLabs-Signature` header: `t=<unix>,v0=<hex HMAC-SHA256(secret, "t.body")>`, keyed
+/// with the secret's bytes as the ElevenLabs SDK's `webhooks.construct_event` verifies it.
+#[expect(
+    clippy::expect_used,
+    reason = "HMAC accepts keys of any length; new_from_slice cannot fail"
+)]
+pub fn sign_elevenlabs(secret: &str, timestamp_secs: i64, body: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes any key length");
+    mac.update(format!("{timestamp_secs}.{body}").as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("t={timestamp_secs},v0={hex}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -240,3 +240,110 @@ async fn webhook_input_is_validated() {
         .await;
     assert_eq!(bad_url.status(), 400);
 }
+
+#[tokio::test]
+async fn elevenlabs_webhook_mode_answers_at_once_and_delivers_the_transcript() {
+    let app = app_with_fast_retries().await;
+    let (receiver, received) = start_receiver().await;
+    let created: Value = app
+        .client
+        .post(app.url("/v1/webhooks"))
+        .bearer_auth(ADMIN_KEY)
+        .json(&serde_json::json!({ "url": format!("{receiver}/elevenlabs") }))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let secret = created["secret"].as_str().expect("secret").to_owned();
+
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(std::fs::read(test_file("jfk.wav")).expect("jfk"))
+                .file_name("jfk.wav"),
+        )
+        .text("model_id", "scribe_v1")
+        .text("webhook", "true")
+        .text("webhook_metadata", r#"{"order": "A-7"}"#);
+    let accepted: Value = app
+        .client
+        .post(app.url("/v1/speech-to-text"))
+        .header("xi-api-key", ADMIN_KEY)
+        .multipart(form)
+        .send()
+        .await
+        .expect("convert")
+        .json()
+        .await
+        .expect("json");
+    let transcription_id = accepted["transcription_id"]
+        .as_str()
+        .expect("transcription_id")
+        .to_owned();
+    assert!(
+        accepted["message"].is_string() && accepted["request_id"].is_string(),
+        "{accepted}"
+    );
+
+    let (headers, body) = wait_for(&received, "/elevenlabs", 1).await.remove(0);
+    let signature = headers["elevenlabs-signature"]
+        .to_str()
+        .expect("signature")
+        .to_owned();
+    let (t, v0) = signature.split_once(",v0=").expect("t=…,v0=…");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("key");
+    mac.update(format!("{}.{body}", t.trim_start_matches("t=")).as_bytes());
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(v0, expected);
+    let payload: Value = serde_json::from_str(&body).expect("payload");
+    assert_eq!(payload["type"], "speech_to_text_transcription");
+    assert_eq!(
+        payload["data"]["transcription_id"],
+        transcription_id.as_str()
+    );
+    assert_eq!(payload["data"]["webhook_metadata"]["order"], "A-7");
+    let text = payload["data"]["transcription"]["text"]
+        .as_str()
+        .expect("text");
+    assert!(text.to_lowercase().contains("country"), "{payload}");
+    assert_eq!(payload["data"]["transcription"]["language_code"], "eng");
+
+    // The official SDK accepts the signature (when the SDK environment is prepared).
+    if let Some(python) = std::env::var_os("DALSTON_SDK_PYTHON") {
+        let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/sdk/elevenlabs_webhook.py");
+        let mut child = std::process::Command::new(python)
+            .arg(script)
+            .arg(&secret)
+            .arg(&signature)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python");
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(body.as_bytes())
+            .expect("write body");
+        let output = child.wait_with_output().expect("python output");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).trim(),
+            "speech_to_text_transcription"
+        );
+    }
+}
