@@ -425,22 +425,32 @@ impl Orchestrator {
         &self,
         job: &JobRecord,
     ) -> Result<Option<JobStatus>, OrchestratorError> {
-        let Ok(next) = job.status.on(JobEvent::Cancel) else {
-            return Ok(None);
+        let mut job = job.clone();
+        // The job can move under us (a pending job starts running, a running one finishes): the
+        // guarded update then changes nothing, and the cancel is decided again from the state it
+        // is in now. Each retry follows a real transition, so a handful is plenty.
+        let next = loop {
+            let Ok(next) = job.status.on(JobEvent::Cancel) else {
+                return Ok(None);
+            };
+            let update = if next == JobStatus::Cancelled {
+                finished(&job)
+            } else {
+                JobUpdate::default()
+            };
+            if self
+                .store
+                .transition_job(&job.id, &[job.status], next, &update)
+                .await?
+            {
+                break next;
+            }
+            match self.store.get_job(&job.id).await? {
+                Some(fresh) => job = fresh,
+                None => return Ok(None),
+            }
         };
-        let update = if next == JobStatus::Cancelled {
-            finished(job)
-        } else {
-            JobUpdate::default()
-        };
-        if !self
-            .store
-            .transition_job(&job.id, &[job.status], next, &update)
-            .await?
-        {
-            // Raced with another transition; report the state as it is now.
-            return Ok(self.store.get_job(&job.id).await?.map(|job| job.status));
-        }
+        let job = &job;
         self.queue.remove_job(&job.id).await?;
         if next == JobStatus::Cancelled {
             self.queue_webhooks(job, JobStatus::Cancelled, None).await?;
