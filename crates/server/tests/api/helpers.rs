@@ -85,6 +85,32 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     }
 }
 
+/// A multipart form as the SDKs send it: the `file` part (read from `file`) and text fields.
+pub fn form(file: &Path, fields: &[(&str, &str)]) -> reqwest::multipart::Form {
+    let bytes = std::fs::read(file).expect("read test file");
+    let name = file
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    form_from_bytes(bytes, &name, fields)
+}
+
+fn form_from_bytes(
+    bytes: Vec<u8>,
+    file_name: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()),
+    );
+    for (name, value) in fields {
+        form = form.text((*name).to_owned(), (*value).to_owned());
+    }
+    form
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
@@ -115,17 +141,10 @@ impl TestApp {
         file_name: &str,
         fields: &[(&str, &str)],
     ) -> reqwest::Response {
-        let mut form = reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned()),
-        );
-        for (name, value) in fields {
-            form = form.text((*name).to_owned(), (*value).to_owned());
-        }
         self.client
             .post(self.url("/v1/audio/transcriptions"))
             .bearer_auth(ADMIN_KEY)
-            .multipart(form)
+            .multipart(form_from_bytes(bytes, file_name, fields))
             .send()
             .await
             .expect("request")

@@ -3,23 +3,15 @@
 use dalston_core::wer::word_error_rate;
 use serde_json::Value;
 
-use crate::helpers::{ADMIN_KEY, TestApp, spawn_app, test_file};
+use crate::helpers::{ADMIN_KEY, TestApp, form, spawn_app, test_file};
 
 const JFK_TEXT: &str = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
 
 async fn post(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    let bytes = std::fs::read(test_file("jfk.wav")).expect("jfk");
-    let mut form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(bytes).file_name("jfk.wav"),
-    );
-    for (name, value) in fields {
-        form = form.text((*name).to_owned(), (*value).to_owned());
-    }
     app.client
         .post(app.url(path))
         .bearer_auth(ADMIN_KEY)
-        .multipart(form)
+        .multipart(form(&test_file("jfk.wav"), fields))
         .send()
         .await
         .expect("request")

@@ -258,15 +258,14 @@ async fn elevenlabs_webhook_mode_answers_at_once_and_delivers_the_transcript() {
         .expect("json");
     let secret = created["secret"].as_str().expect("secret").to_owned();
 
-    let form = reqwest::multipart::Form::new()
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(std::fs::read(test_file("jfk.wav")).expect("jfk"))
-                .file_name("jfk.wav"),
-        )
-        .text("model_id", "scribe_v1")
-        .text("webhook", "true")
-        .text("webhook_metadata", r#"{"order": "A-7"}"#);
+    let form = crate::helpers::form(
+        &test_file("jfk.wav"),
+        &[
+            ("model_id", "scribe_v1"),
+            ("webhook", "true"),
+            ("webhook_metadata", r#"{"order": "A-7"}"#),
+        ],
+    );
     let accepted: Value = app
         .client
         .post(app.url("/v1/speech-to-text"))
