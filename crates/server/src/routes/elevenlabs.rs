@@ -11,7 +11,7 @@ use base64::Engine as _;
 use dalston_core::export::{ExportFormat, ExportOptions, render, render_html};
 use dalston_core::params::{SpeakerDetection, TimestampsGranularity};
 use dalston_core::webhook::WebhookStyle;
-use dalston_core::{JobParameters, JobStatus, Transcript};
+use dalston_core::{JobParameters, Transcript};
 use dalston_store::JobRecord;
 use serde_json::{Value, json};
 
@@ -460,18 +460,14 @@ pub async fn get_transcript(
     Path(transcription_id): Path<String>,
 ) -> Result<Json<Value>, ElevenLabsError> {
     let job = load_job(&state, &principal, &transcription_id).await?;
-    let key = job
-        .transcript_blob_key
-        .as_deref()
-        .filter(|_| job.status == JobStatus::Completed)
+    let transcript = super::jobs::load_transcript(&state, &job)
+        .await?
         .ok_or_else(|| {
             ApiError::NotFound(format!(
                 "transcript {transcription_id} is not available (the job is {})",
                 job.status
             ))
         })?;
-    let bytes = state.blobs.get_bytes(key).await.map_err(ApiError::from)?;
-    let transcript: Transcript = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
     let granularity = granularity_of(&job);
     Ok(Json(chunk_response(
         &transcript,

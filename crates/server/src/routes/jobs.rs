@@ -47,7 +47,8 @@ pub fn ensure_finished(job: &JobRecord, why: &str) -> ApiResult<()> {
     }
 }
 
-async fn load_transcript(state: &AppState, job: &JobRecord) -> ApiResult<Option<Transcript>> {
+/// The stored transcript of a completed job; `None` for any other status.
+pub async fn load_transcript(state: &AppState, job: &JobRecord) -> ApiResult<Option<Transcript>> {
     let Some(key) = job
         .transcript_blob_key
         .as_deref()

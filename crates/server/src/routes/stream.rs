@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use dalston_core::transcript::Segment;
-use dalston_core::{JobId, JobStatus, Stage, Transcript};
+use dalston_core::{JobId, JobStatus, Stage};
 use dalston_engine::runner::PARTIAL_RESULT;
 use dalston_store::BlobKey;
 use futures::Stream;
@@ -62,12 +62,9 @@ async fn next_events(progress: &mut Progress) -> Result<Vec<Event>, ApiError> {
         .ok_or_else(|| ApiError::NotFound("job vanished".into()))?;
     match job.status {
         JobStatus::Completed => {
-            let key = job
-                .transcript_blob_key
+            let transcript = super::jobs::load_transcript(&progress.state, &job)
+                .await?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no transcript")))?;
-            let bytes = progress.state.blobs.get_bytes(&key).await?;
-            let transcript: Transcript =
-                serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
             let mut events: Vec<Event> = transcript
                 .segments
                 .iter()

@@ -24,11 +24,9 @@ pub async fn wait_for_transcript(state: &AppState, job_id: &JobId) -> Result<Tra
             .ok_or_else(|| ApiError::NotFound(format!("job {job_id} vanished")))?;
         match job.status {
             JobStatus::Completed => {
-                let key = job
-                    .transcript_blob_key
-                    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no transcript")))?;
-                let bytes = state.blobs.get_bytes(&key).await?;
-                return serde_json::from_slice(&bytes).map_err(ApiError::internal);
+                return super::jobs::load_transcript(state, &job)
+                    .await?
+                    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no transcript")));
             }
             JobStatus::Failed => {
                 return Err(ApiError::BadRequest(
