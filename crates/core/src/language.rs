@@ -105,6 +105,11 @@ const LANGUAGES: &[(&str, &str, &str)] = &[
     ("yue", "cantonese", "yue"),
 ];
 
+/// Every Whisper language code, in Whisper's order (what a multilingual model knows).
+pub fn whisper_codes() -> impl Iterator<Item = &'static str> {
+    LANGUAGES.iter().map(|(iso1, _, _)| *iso1)
+}
+
 /// The English name of a Whisper language code (`"en"` → `"english"`).
 pub fn english_name(code: &str) -> Option<&'static str> {
     LANGUAGES

@@ -60,7 +60,13 @@ pub async fn models(State(state): State<Arc<AppState>>) -> Json<serde_json::Valu
         .available()
         .into_iter()
         .map(|id| {
+            // CTranslate2 directories of English-only Whisper models are named `*.en`.
             let english_only = id.ends_with(".en");
+            let languages: Vec<&str> = if english_only {
+                vec!["en"]
+            } else {
+                dalston_core::language::whisper_codes().collect()
+            };
             serde_json::json!({
                 "id": id,
                 "object": "model",
@@ -70,8 +76,13 @@ pub async fn models(State(state): State<Arc<AppState>>) -> Json<serde_json::Valu
                 "engine_id": "whisper-candle",
                 "status": "ready",
                 "default": id == default,
-                "languages": if english_only { serde_json::json!(["en"]) } else { serde_json::Value::Null },
-                "capabilities": { "translate": !english_only, "word_timestamps": false, "language_detection": !english_only },
+                "languages": languages,
+                "capabilities": {
+                    "translate": !english_only,
+                    "word_timestamps": true,
+                    "language_detection": !english_only,
+                    "beam_search": true,
+                },
             })
         })
         .collect();

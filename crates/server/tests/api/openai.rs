@@ -208,6 +208,24 @@ async fn translations_and_models_list() {
             .iter()
             .all(|m| m["object"] == "model" && m["owned_by"].is_string())
     );
+    let model = |id: &str| {
+        models["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .find(|m| m["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} listed: {models}"))
+    };
+    let base = model("whisper-base");
+    let languages = base["languages"].as_array().expect("languages");
+    assert!(languages.len() >= 99, "{base}");
+    assert!(languages.iter().any(|l| l == "fr"), "{base}");
+    assert_eq!(base["capabilities"]["translate"], true);
+    assert_eq!(base["capabilities"]["word_timestamps"], true);
+    let tiny = model("whisper-tiny.en");
+    assert_eq!(tiny["languages"], serde_json::json!(["en"]));
+    assert_eq!(tiny["capabilities"]["translate"], false);
 }
 
 /// Speech longer than one 30 s window, built from the test recordings.
