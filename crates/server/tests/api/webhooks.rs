@@ -224,23 +224,7 @@ async fn finished_jobs_are_delivered_signed_and_retried() {
         assert_signed(headers, body, &secret);
     }
     assert_eq!(attempts[0].0["webhook-id"], attempts[1].0["webhook-id"]);
-    let mut log: Value = Value::Null;
-    for _ in 0..50 {
-        log = app
-            .get(&format!("/v1/webhooks/{webhook_id}/deliveries"))
-            .send()
-            .await
-            .expect("log")
-            .json()
-            .await
-            .expect("json");
-        if log["deliveries"][0]["status"] == "success" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let delivery = &log["deliveries"][0];
-    assert_eq!(delivery["status"], "success", "{log}");
+    let delivery = &wait_for_log(&app, &webhook_id, |d| d["status"] == "success").await;
     assert_eq!(delivery["attempts"], 2);
     assert_eq!(delivery["last_status_code"], 200);
 
