@@ -173,6 +173,7 @@ impl Application {
             engines: engines.iter().map(|engine| engine.capabilities()).collect(),
             limits: config.limits.clone(),
             auth_disabled,
+            allow_private_targets: config.webhooks.allow_private_targets,
             scratch_dir: config.data_dir.join("scratch"),
             started_at: std::time::Instant::now(),
         });

@@ -106,6 +106,9 @@ pub struct WebhookConfig {
     pub disable_after_failures: u32,
     /// How often the deliverer looks for due deliveries.
     pub poll_interval_ms: u64,
+    /// Allow webhook targets on private, loopback or link-local addresses (the SSRF guard
+    /// refuses them by default).
+    pub allow_private_targets: bool,
 }
 
 impl Default for WebhookConfig {
@@ -117,6 +120,7 @@ impl Default for WebhookConfig {
             timeout_secs: 10,
             disable_after_failures: 20,
             poll_interval_ms: 1_000,
+            allow_private_targets: false,
         }
     }
 }

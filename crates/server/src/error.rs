@@ -14,6 +14,7 @@ pub enum ErrorCode {
     BadRequest,
     Validation,
     InvalidAudio,
+    TargetNotAllowed,
     Unauthorized,
     Forbidden,
     NotFound,
@@ -25,10 +26,11 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::BadRequest,
         ErrorCode::Validation,
         ErrorCode::InvalidAudio,
+        ErrorCode::TargetNotAllowed,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -44,6 +46,7 @@ impl ErrorCode {
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::Validation => "validation_error",
             ErrorCode::InvalidAudio => "invalid_audio",
+            ErrorCode::TargetNotAllowed => "target_not_allowed",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
@@ -57,7 +60,9 @@ impl ErrorCode {
 
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorCode::BadRequest | ErrorCode::InvalidAudio => StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest | ErrorCode::InvalidAudio | ErrorCode::TargetNotAllowed => {
+                StatusCode::BAD_REQUEST
+            }
             ErrorCode::Validation => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
@@ -84,6 +89,9 @@ pub enum ApiError {
         reason: &'static str,
         message: String,
     },
+    /// An outbound URL (a webhook target) the SSRF guard refuses.
+    #[error(transparent)]
+    TargetNotAllowed(#[from] crate::targets::TargetError),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -109,6 +117,7 @@ impl ApiError {
             ApiError::BadRequest(_) => ErrorCode::BadRequest,
             ApiError::Validation { .. } => ErrorCode::Validation,
             ApiError::InvalidAudio { .. } => ErrorCode::InvalidAudio,
+            ApiError::TargetNotAllowed(_) => ErrorCode::TargetNotAllowed,
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
             ApiError::NotFound(_) => ErrorCode::NotFound,

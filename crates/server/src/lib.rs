@@ -12,6 +12,7 @@ pub mod error;
 pub mod openapi;
 pub mod routes;
 pub mod state;
+pub mod targets;
 pub mod telemetry;
 pub mod upload;
 pub mod webhooks;

@@ -26,6 +26,8 @@ pub struct AppState {
     pub engines: Vec<EngineCapabilities>,
     pub limits: LimitsConfig,
     pub auth_disabled: bool,
+    /// Webhook targets on private or local addresses are allowed (`webhooks.allow_private_targets`).
+    pub allow_private_targets: bool,
     /// Scratch space for uploads being validated.
     pub scratch_dir: PathBuf,
     pub started_at: std::time::Instant,

@@ -103,19 +103,54 @@ struct Chunk {
     tokens: Range<usize>,
 }
 
-/// Greedy word wrap into lines of at most `max_line_length` characters (the first line of each
-/// chunk `reserved` characters shorter), `max_lines` lines per chunk. A token longer than a line
-/// gets a line of its own rather than being broken mid-word.
+/// Word wrap into lines of at most `max_line_length` characters (the first line of each chunk
+/// `reserved` characters shorter), `max_lines` lines per chunk, with the chunks balanced: as few
+/// chunks as greedy wrapping needs, but with the text shared out evenly among them, so a long
+/// segment does not end with a one-word cue. A token longer than a line gets a line of its own
+/// rather than being broken mid-word.
 fn pack_tokens(
     tokens: &[&str],
     max_line_length: usize,
     max_lines: usize,
     reserved: usize,
 ) -> Vec<Chunk> {
+    let greedy = pack_within(tokens, max_line_length, max_lines, reserved, usize::MAX);
+    if greedy.len() < 2 {
+        return greedy;
+    }
+    // The smallest per-chunk character budget that still needs no more chunks than greedy.
+    let total: usize = tokens.iter().map(|token| token.chars().count() + 1).sum();
+    let (mut low, mut high) = (1, total);
+    while low < high {
+        let budget = low + (high - low) / 2;
+        if pack_within(tokens, max_line_length, max_lines, reserved, budget).len() <= greedy.len() {
+            high = budget;
+        } else {
+            low = budget + 1;
+        }
+    }
+    let balanced = pack_within(tokens, max_line_length, max_lines, reserved, high);
+    if balanced.len() <= greedy.len() {
+        balanced
+    } else {
+        greedy
+    }
+}
+
+/// Greedy wrap as [`pack_tokens`] describes, also closing a chunk before its text (tokens and
+/// the spaces between them) would exceed `budget` characters.
+fn pack_within(
+    tokens: &[&str],
+    max_line_length: usize,
+    max_lines: usize,
+    reserved: usize,
+    budget: usize,
+) -> Vec<Chunk> {
     let mut chunks = Vec::new();
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     let mut line_chars = 0;
+    let mut chunk_chars = 0;
     let mut first_token = 0;
     for (index, token) in tokens.iter().enumerate() {
         let width = if lines.is_empty() {
@@ -124,23 +159,29 @@ fn pack_tokens(
             max_line_length
         };
         let token_chars = token.chars().count();
-        if line_chars > 0 && line_chars + 1 + token_chars > width {
+        let chunk_full = chunk_chars > 0 && chunk_chars + 1 + token_chars > budget;
+        if line_chars > 0 && (chunk_full || line_chars + 1 + token_chars > width) {
             lines.push(std::mem::take(&mut line));
             line_chars = 0;
-            if lines.len() >= max_lines {
+            if chunk_full || lines.len() >= max_lines {
                 chunks.push(Chunk {
                     lines: std::mem::take(&mut lines),
                     tokens: first_token..index,
                 });
                 first_token = index;
+                chunk_chars = 0;
             }
         }
         if line_chars > 0 {
             line.push(' ');
             line_chars += 1;
         }
+        if chunk_chars > 0 {
+            chunk_chars += 1;
+        }
         line.push_str(token);
         line_chars += token_chars;
+        chunk_chars += token_chars;
     }
     if line_chars > 0 {
         lines.push(line);
@@ -277,9 +318,23 @@ mod tests {
         let tokens = ["one", "two", "three", "four", "five"];
         let chunks = pack_tokens(&tokens, 10, 1, 0);
         let lines: Vec<_> = chunks.iter().map(|chunk| chunk.lines.join("|")).collect();
-        assert_eq!(lines, ["one two", "three four", "five"]);
+        // Three cues either way; balanced, the longest is 9 characters instead of 10.
+        assert_eq!(lines, ["one two", "three", "four five"]);
         let ranges: Vec<_> = chunks.iter().map(|chunk| chunk.tokens.clone()).collect();
-        assert_eq!(ranges, [0..2, 2..4, 4..5]);
+        assert_eq!(ranges, [0..2, 2..3, 3..5]);
+    }
+
+    #[test]
+    fn a_long_segment_does_not_end_with_a_one_word_cue() {
+        // Greedy wrapping gives "aaa bbb ccc ddd" | "eee fff ggg hhh" | "iii".
+        let tokens = [
+            "aaa", "bbb", "ccc", "ddd", "eee", "fff", "ggg", "hhh", "iii",
+        ];
+        let chunks = pack_tokens(&tokens, 8, 2, 0);
+        let lines: Vec<_> = chunks.iter().map(|chunk| chunk.lines.join("|")).collect();
+        assert_eq!(lines, ["aaa bbb|ccc", "ddd eee|fff", "ggg hhh|iii"]);
+        let ranges: Vec<_> = chunks.iter().map(|chunk| chunk.tokens.clone()).collect();
+        assert_eq!(ranges, [0..3, 3..6, 6..9]);
     }
 
     #[test]
@@ -287,7 +342,7 @@ mod tests {
         let tokens = ["aaaa", "bbbb", "cccc", "dddd"];
         let chunks = pack_tokens(&tokens, 10, 2, 5);
         let lines: Vec<_> = chunks.iter().map(|chunk| chunk.lines.clone()).collect();
-        assert_eq!(lines, [vec!["aaaa", "bbbb cccc"], vec!["dddd"]]);
+        assert_eq!(lines, [vec!["aaaa", "bbbb"], vec!["cccc", "dddd"]]);
     }
 
     #[test]

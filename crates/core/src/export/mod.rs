@@ -12,6 +12,8 @@ mod html;
 mod json;
 mod options;
 mod pdf;
+#[cfg(test)]
+mod snapshot_tests;
 mod srt;
 mod timestamp;
 mod txt;

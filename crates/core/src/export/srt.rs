@@ -97,20 +97,23 @@ And you?
             max_lines: 2,
         };
         let srt = render_srt(&two_speakers(), &options)?;
-        // The first segment's 0–2.5 s is shared by characters (token weights 17, 14, 7 of 38).
+        // The first segment's 0–2.5 s is shared by characters (token weights 13, 12, 13 of 38),
+        // and its words are shared evenly among the three cues rather than leaving "today?"
+        // alone in the last.
         let expected = "\
 1
-00:00:00,000 --> 00:00:01,118
+00:00:00,000 --> 00:00:00,855
 Hello
-there, how
+there,
 
 2
-00:00:01,118 --> 00:00:02,039
-are you
-doing
+00:00:00,855 --> 00:00:01,645
+how are
+you
 
 3
-00:00:02,039 --> 00:00:02,500
+00:00:01,645 --> 00:00:02,500
+doing
 today?
 
 4

@@ -90,6 +90,9 @@ pub async fn create(
         return super::openai::transcribe(&state, &principal, form, &model).await;
     }
     let parameters = upload::native_parameters(&form, &state)?;
+    if let Some(url) = &parameters.webhook_url {
+        crate::targets::check(url, state.allow_private_targets).await?;
+    }
     let uploaded = upload::prepare_job(&state, &principal, form, parameters).await?;
     upload::submit_job(&state, &uploaded).await?;
     let job = uploaded.job;

@@ -65,14 +65,14 @@ fn validate_events(events: &[String]) -> ApiResult<()> {
     Ok(())
 }
 
-fn validate_url(url: &str) -> ApiResult<()> {
-    if is_http_url(url) {
-        Ok(())
-    } else {
-        Err(ApiError::BadRequest(
+async fn validate_url(state: &AppState, url: &str) -> ApiResult<()> {
+    if !is_http_url(url) {
+        return Err(ApiError::BadRequest(
             "url must be an http:// or https:// URL".into(),
-        ))
+        ));
     }
+    crate::targets::check(url, state.allow_private_targets).await?;
+    Ok(())
 }
 
 /// A webhook the caller may manage: admins any, other keys their own.
@@ -116,7 +116,7 @@ pub async fn create(
     body: Result<Json<CreateWebhook>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let body = json_body(body)?;
-    validate_url(&body.url)?;
+    validate_url(&state, &body.url).await?;
     let events = body.events.unwrap_or_else(|| {
         WebhookEvent::ALL
             .iter()
@@ -189,7 +189,7 @@ pub async fn update(
     let body = json_body(body)?;
     let mut webhook = load_webhook(&state, &principal, &webhook_id).await?;
     if let Some(url) = body.url {
-        validate_url(&url)?;
+        validate_url(&state, &url).await?;
         webhook.url = url;
     }
     if let Some(events) = body.events {

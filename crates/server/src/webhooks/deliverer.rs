@@ -1,8 +1,10 @@
 //! The deliverer: claims due deliveries from the outbox, POSTs them signed, records the outcome.
 //!
 //! 2xx is success; any other 4xx fails at once (the receiver rejected it; retrying will not
-//! help); 5xx, 429, timeouts and connection errors are retried with exponential backoff until the
-//! attempts run out. A registered webhook whose deliveries keep failing is disabled. Deliveries
+//! help); 5xx, 429, timeouts and connection errors are retried with exponential backoff (with
+//! jitter, so receivers coming back are not hit by every retry at once) until the attempts run
+//! out. The SSRF guard is applied again before each attempt: a name that now resolves to a
+//! private address is not called, and the attempt fails without retry. A registered webhook whose deliveries keep failing is disabled. Deliveries
 //! live in the database, so none is lost across restarts: a claim is a lease on the next attempt
 //! time, and a deliverer that dies mid-request leaves the delivery to be retried.
 
@@ -36,6 +38,7 @@ pub struct Deliverer {
     retry: RetryPolicy,
     disable_after_failures: u32,
     poll: Duration,
+    allow_private_targets: bool,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -48,7 +51,12 @@ impl std::fmt::Debug for Deliverer {
 enum Attempt {
     Delivered(u16),
     Rejected(u16),
-    Retryable { status: Option<u16>, error: String },
+    /// The SSRF guard refused the target; not sent.
+    Refused(String),
+    Retryable {
+        status: Option<u16>,
+        error: String,
+    },
 }
 
 impl Deliverer {
@@ -80,6 +88,7 @@ impl Deliverer {
             },
             disable_after_failures: config.disable_after_failures,
             poll: Duration::from_millis(config.poll_interval_ms),
+            allow_private_targets: config.allow_private_targets,
         })
     }
 
@@ -149,12 +158,20 @@ impl Deliverer {
                 status_code: Some(i32::from(*code)),
                 error: Some(format!("the receiver answered {code}; not retried")),
             },
+            Attempt::Refused(error) => DeliveryOutcome {
+                status: DeliveryStatus::Failed,
+                next_attempt_at_ms: None,
+                status_code: None,
+                error: Some(format!("{error}; not sent")),
+            },
             Attempt::Retryable { status, error } => match self.retry.decide(attempt_number, true) {
                 RetryDecision::RetryAfter(delay) => DeliveryOutcome {
                     status: DeliveryStatus::Pending,
                     next_attempt_at_ms: Some(
-                        now_ms()
-                            .saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)),
+                        now_ms().saturating_add(
+                            i64::try_from(jittered(delay, rand::random()).as_millis())
+                                .unwrap_or(i64::MAX),
+                        ),
                     ),
                     status_code: status.map(i32::from),
                     error: Some(error.clone()),
@@ -223,6 +240,9 @@ impl Deliverer {
     }
 
     async fn send(&self, delivery: &DeliveryRecord, secret: &str) -> Attempt {
+        if let Err(error) = crate::targets::check(&delivery.url, self.allow_private_targets).await {
+            return Attempt::Refused(error.to_string());
+        }
         let timestamp = now_ms() / 1000;
         let request = self
             .client
@@ -271,5 +291,34 @@ impl Deliverer {
                 error: format!("request failed: {error}"),
             },
         }
+    }
+}
+
+/// `delay` spread over 75–125 % by `unit` (uniform in [0, 1)), so retries of deliveries that
+/// failed together do not arrive together.
+fn jittered(delay: Duration, unit: f64) -> Duration {
+    delay.mul_f64(0.75 + 0.5 * unit.clamp(0.0, 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_are_jittered_around_the_backoff() {
+        let delay = Duration::from_secs(8);
+        assert_eq!(jittered(delay, 0.0), Duration::from_secs(6));
+        assert_eq!(jittered(delay, 0.5), delay);
+        assert_eq!(jittered(delay, 1.0), Duration::from_secs(10));
+        let samples: Vec<Duration> = (0..64).map(|_| jittered(delay, rand::random())).collect();
+        assert!(
+            samples
+                .iter()
+                .all(|d| *d >= Duration::from_secs(6) && *d <= Duration::from_secs(10))
+        );
+        assert!(
+            samples.iter().any(|d| *d != samples[0]),
+            "random delays differ"
+        );
     }
 }

@@ -15,6 +15,10 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub data_dir: tempfile::TempDir,
+    /// What the server was built from, to start it again on the same data dir.
+    config: Config,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 /// Where `scripts/fetch-models` put the models.
@@ -72,16 +76,30 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     if let Some(limits) = options.limits {
         config.limits = limits;
     }
+    // Test receivers listen on loopback, which the SSRF guard refuses by default.
+    config.webhooks.allow_private_targets = true;
     if let Some(webhooks) = options.webhooks {
         config.webhooks = webhooks;
     }
-    let app = Application::build(config).await.expect("the server starts");
+    start(config, data_dir).await
+}
+
+async fn start(config: Config, data_dir: tempfile::TempDir) -> TestApp {
+    let app = Application::build(config.clone())
+        .await
+        .expect("the server starts");
     let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until(std::future::pending()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
     TestApp {
         address,
         client: reqwest::Client::new(),
         data_dir,
+        config,
+        stop,
+        server,
     }
 }
 
@@ -112,6 +130,19 @@ fn form_from_bytes(
 }
 
 impl TestApp {
+    /// Stops the server (its workers too) and starts a new one on the same data dir, with the
+    /// same config as changed by `change`.
+    pub async fn restart(self, change: impl FnOnce(&mut Config)) -> TestApp {
+        let _ = self.stop.send(());
+        self.server
+            .await
+            .expect("server task")
+            .expect("server stops cleanly");
+        let mut config = self.config;
+        change(&mut config);
+        start(config, self.data_dir).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
