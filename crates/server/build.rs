@@ -5,10 +5,6 @@
 //! `web/node_modules` is missing or older than the lock file; cargo reruns this script only when
 //! a console source changes. Without npm (or when the build fails) a placeholder page that says
 //! so is embedded instead and the script runs again at the next build.
-#![expect(
-    clippy::print_stdout,
-    reason = "cargo reads a build script's instructions from its stdout"
-)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
