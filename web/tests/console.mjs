@@ -20,7 +20,7 @@ const base = env("DALSTON_URL");
 const adminKey = env("DALSTON_ADMIN_KEY");
 const screenshots = env("DALSTON_SCREENSHOTS");
 const scenario = process.argv[2];
-const TIMEOUT_MS = 180_000;
+const TIMEOUT_MS = 300_000;
 
 function assert(condition, message) {
   if (!condition) throw new Error(message);
@@ -340,14 +340,16 @@ async function jobs(browser) {
     await phone.context().close();
   });
 
-  await check("a finished job is re-run and the original deleted", async () => {
+  await check("a finished job is re-run with its options, the re-run cancelled and the original deleted", async () => {
     await page.goto(`${base}/console/#/jobs/${jobId}`);
     await page.getByRole("button", { name: "Re-run" }).click();
     await page.waitForURL((url) => url.hash.startsWith("#/jobs/job_") && !url.hash.endsWith(jobId));
     const rerun = new URL(page.url()).hash.split("/").pop();
     const job = await (await api(`/v1/audio/transcriptions/${rerun}`, adminKey)).json();
     assert(job.parameters.language === "en" && job.display_name === "jfk.wav", `re-run: ${JSON.stringify(job.parameters)}`);
-    await page.locator("#job-status").getByText("completed").waitFor({ timeout: TIMEOUT_MS });
+    await page.getByRole("button", { name: "Cancel job" }).click();
+    await page.locator("#job-status").getByText("cancelled").waitFor({ timeout: TIMEOUT_MS });
+    await shot(page, "job-cancelled");
     await page.goto(`${base}/console/#/jobs/${jobId}`);
     await page.getByRole("button", { name: "Delete job" }).click();
     await page.waitForURL(/#\/jobs$/);

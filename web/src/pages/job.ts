@@ -1,6 +1,7 @@
 // One job: status and progress, the pipeline's stages (status, wait and run times, retries,
 // errors), the transcript with its player, exports, and cancel / delete / re-run.
 
+import { actionButton } from "../actions";
 import { api, apiBlob, describe, saveBlob, upload } from "../api";
 import { badge, h, notice, replace, table } from "../dom";
 import { bytes, duration, when } from "../format";
@@ -21,15 +22,6 @@ export function jobPage(root: HTMLElement, [jobId]: string[], context: PageConte
   root.append(header, actions, message, stages, transcript);
   let shownTranscript = false;
 
-  const act = async (label: string, work: () => Promise<void>) => {
-    message.replaceChildren();
-    try {
-      await work();
-    } catch (error) {
-      message.append(notice("error", `${label} failed: ${describe(error)}`));
-    }
-  };
-
   context.every(1000, async () => {
     let job: Job;
     let tasks: Stage[];
@@ -45,7 +37,7 @@ export function jobPage(root: HTMLElement, [jobId]: string[], context: PageConte
     }
     const terminal = TERMINAL.includes(job.status);
     replace(header, ...summary(job));
-    replace(actions, ...buttons(job, terminal, act));
+    replace(actions, ...buttons(job, terminal, message));
     replace(stages, h("h2", { id: "stages-heading" }, "Pipeline"), stageTable(tasks));
     if (job.status === "completed" && !shownTranscript) {
       shownTranscript = true;
@@ -99,22 +91,17 @@ function stageTable(tasks: Stage[]): HTMLElement {
   );
 }
 
-function buttons(job: Job, terminal: boolean, act: (label: string, work: () => Promise<void>) => Promise<void>): HTMLElement[] {
+function buttons(job: Job, terminal: boolean, message: HTMLElement): HTMLElement[] {
+  const jobPath = `/v1/audio/transcriptions/${job.id}`;
   const result: HTMLElement[] = [];
   if (job.status === "completed") {
     for (const format of EXPORTS) {
       result.push(
-        h(
-          "button",
-          {
-            type: "button",
-            class: "secondary",
-            onclick: () =>
-              act("The export", async () => {
-                saveBlob(await apiBlob(`/v1/audio/transcriptions/${job.id}/export/${format}`), `${job.id}.${format}`);
-              }),
-          },
+        actionButton(
           `Download ${format.toUpperCase()}`,
+          message,
+          async () => saveBlob(await apiBlob(`${jobPath}/export/${format}`), `${job.id}.${format}`),
+          { kind: "secondary" },
         ),
       );
     }
@@ -122,53 +109,37 @@ function buttons(job: Job, terminal: boolean, act: (label: string, work: () => P
   if (!can("jobs:write")) return result;
   if (!terminal) {
     result.push(
-      h(
-        "button",
-        {
-          type: "button",
-          class: "danger",
-          disabled: job.status === "cancelling",
-          onclick: () =>
-            act("Cancelling", async () => {
-              await api(`/v1/audio/transcriptions/${job.id}/cancel`, { method: "POST" });
-            }),
-        },
+      actionButton(
         "Cancel job",
+        message,
+        async () => {
+          await api(`${jobPath}/cancel`, { method: "POST" });
+          return "Cancellation requested.";
+        },
+        { kind: "danger", disabled: job.status === "cancelling" },
       ),
     );
     return result;
   }
   if (job.audio.available) {
     result.push(
-      h(
-        "button",
-        {
-          type: "button",
-          onclick: () =>
-            act("Re-running", async () => {
-              const audio = await apiBlob(`/v1/audio/transcriptions/${job.id}/audio`);
-              const created = await upload<{ id: string }>("/v1/audio/transcriptions", rerunForm(job, audio), () => {});
-              navigate(`/jobs/${created.id}`);
-            }),
-        },
-        "Re-run",
-      ),
+      actionButton("Re-run", message, async () => {
+        const audio = await apiBlob(`${jobPath}/audio`);
+        const created = await upload<{ id: string }>("/v1/audio/transcriptions", rerunForm(job, audio), () => {});
+        navigate(`/jobs/${created.id}`);
+      }),
     );
   }
   result.push(
-    h(
-      "button",
-      {
-        type: "button",
-        class: "danger",
-        onclick: () =>
-          act("Deleting", async () => {
-            if (!confirm(`Delete job ${job.id} with its audio and transcript?`)) return;
-            await api(`/v1/audio/transcriptions/${job.id}`, { method: "DELETE" });
-            navigate("/jobs");
-          }),
-      },
+    actionButton(
       "Delete job",
+      message,
+      async () => {
+        if (!confirm(`Delete job ${job.id} with its audio and transcript?`)) return;
+        await api(jobPath, { method: "DELETE" });
+        navigate("/jobs");
+      },
+      { kind: "danger" },
     ),
   );
   return result;

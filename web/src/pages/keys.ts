@@ -1,7 +1,8 @@
 // API keys: create with scopes (the secret is shown once), list, revoke.
 
-import { api, describe } from "../api";
-import { badge, h, notice, replace, table } from "../dom";
+import { actionButton, actionForm, fill } from "../actions";
+import { api } from "../api";
+import { badge, h, replace, table } from "../dom";
 import { ago, when } from "../format";
 import type { ApiKey } from "../types";
 import { secretBox } from "./secret";
@@ -26,72 +27,48 @@ export async function keysPage(root: HTMLElement): Promise<void> {
     help,
   }));
 
-  const refresh = async () => {
-    try {
-      const { keys } = await api<{ keys: ApiKey[] }>("/auth/keys");
-      replace(
-        list,
-        table(
-          "API keys",
-          ["Name", "Prefix", "Scopes", "Created", "Last used", "State", ""],
-          keys.map((key) => [
-            key.name,
-            h("code", {}, `${key.prefix}…`),
-            key.scopes.join(", "),
-            when(key.created_at),
-            ago(key.last_used_at),
-            key.is_revoked ? badge("revoked") : key.is_current ? h("span", {}, badge("active"), " (this session)") : badge("active"),
-            key.is_revoked || key.is_current
-              ? ""
-              : h(
-                  "button",
-                  {
-                    type: "button",
-                    class: "danger",
-                    "aria-label": `Revoke ${key.name}`,
-                    onclick: async () => {
-                      if (!confirm(`Revoke the key "${key.name}"? Programs using it stop working at once.`)) return;
-                      try {
-                        await api(`/auth/keys/${key.id}`, { method: "DELETE" });
-                        replace(message, notice("success", `Revoked ${key.name}.`));
-                        await refresh();
-                      } catch (error) {
-                        replace(message, notice("error", describe(error)));
-                      }
-                    },
-                  },
-                  "Revoke",
-                ),
-          ]),
-          "No keys.",
-        ),
-      );
-    } catch (error) {
-      replace(list, notice("error", describe(error)));
-    }
-  };
-
-  const form = h(
-    "form",
-    {
-      class: "card",
-      onsubmit: async (event: Event) => {
-        event.preventDefault();
-        message.replaceChildren();
-        const scopes = boxes.filter((box) => box.input.checked).map((box) => box.scope);
-        if (scopes.length === 0) {
-          replace(message, notice("error", "Choose at least one scope."));
-          return;
-        }
-        try {
-          const key = await api<ApiKey>("/auth/keys", { method: "POST", body: { name: name.value.trim(), scopes } });
-          replace(created, secretBox(`The new key "${key.name}":`, key.key ?? "", "new-key-secret"));
-          name.value = "";
-          await refresh();
-        } catch (error) {
-          replace(message, notice("error", describe(error)));
-        }
+  const revoke = (key: ApiKey) =>
+    actionButton(
+      "Revoke",
+      message,
+      async () => {
+        if (!confirm(`Revoke the key "${key.name}"? Programs using it stop working at once.`)) return;
+        await api(`/auth/keys/${key.id}`, { method: "DELETE" });
+        await refresh();
+        return `Revoked ${key.name}.`;
       },
+      { kind: "danger", ariaLabel: `Revoke ${key.name}` },
+    );
+  const state = (key: ApiKey) =>
+    key.is_revoked ? badge("revoked") : key.is_current ? h("span", {}, badge("active"), " (this session)") : badge("active");
+  const refresh = () =>
+    fill(list, async () => {
+      const { keys } = await api<{ keys: ApiKey[] }>("/auth/keys");
+      return table(
+        "API keys",
+        ["Name", "Prefix", "Scopes", "Created", "Last used", "State", ""],
+        keys.map((key) => [
+          key.name,
+          h("code", {}, `${key.prefix}…`),
+          key.scopes.join(", "),
+          when(key.created_at),
+          ago(key.last_used_at),
+          state(key),
+          key.is_revoked || key.is_current ? "" : revoke(key),
+        ]),
+        "No keys.",
+      );
+    });
+
+  const form = actionForm(
+    message,
+    async () => {
+      const scopes = boxes.filter((box) => box.input.checked).map((box) => box.scope);
+      if (scopes.length === 0) throw new Error("Choose at least one scope.");
+      const key = await api<ApiKey>("/auth/keys", { method: "POST", body: { name: name.value.trim(), scopes } });
+      replace(created, secretBox(`The new key "${key.name}":`, key.key ?? "", "new-key-secret"));
+      name.value = "";
+      await refresh();
     },
     h("h2", {}, "Create a key"),
     h("div", { class: "field" }, h("label", { for: "key-name" }, "Name"), name),

@@ -1,5 +1,6 @@
 // Webhooks: create (secret shown once), edit, rotate the secret, the delivery log and retries.
 
+import { actionButton, actionForm, fill } from "../actions";
 import { api, describe } from "../api";
 import { badge, h, notice, replace, table } from "../dom";
 import { when } from "../format";
@@ -9,20 +10,34 @@ import { secretBox } from "./secret";
 
 const EVENTS = ["transcription.completed", "transcription.failed", "transcription.cancelled"];
 
-function eventBoxes(prefix: string, checked: string[]): { event: string; input: HTMLInputElement }[] {
+interface EventBox {
+  event: string;
+  input: HTMLInputElement;
+}
+
+function eventBoxes(prefix: string, checked: string[]): EventBox[] {
   return EVENTS.map((event) => ({
     event,
     input: h("input", { type: "checkbox", id: `${prefix}-${event}`, value: event, checked: checked.includes(event) }),
   }));
 }
 
-function eventFieldset(boxes: { event: string; input: HTMLInputElement }[]): HTMLElement {
-  return h(
-    "fieldset",
-    {},
-    h("legend", {}, "Events"),
-    boxes.map((box) => h("div", { class: "check" }, box.input, h("label", { for: box.input.id }, box.event))),
-  );
+function chosen(boxes: EventBox[]): string[] {
+  return boxes.filter((box) => box.input.checked).map((box) => box.event);
+}
+
+/** URL, description and events: the fields both forms share. */
+function webhookFields(url: HTMLInputElement, description: HTMLInputElement, boxes: EventBox[]): HTMLElement[] {
+  return [
+    h("div", { class: "field" }, h("label", { for: url.id }, "URL"), url),
+    h("div", { class: "field" }, h("label", { for: description.id }, "Description"), description),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Events"),
+      boxes.map((box) => h("div", { class: "check" }, box.input, h("label", { for: box.input.id }, box.event))),
+    ),
+  ];
 }
 
 export async function webhooksPage(root: HTMLElement): Promise<void> {
@@ -33,55 +48,37 @@ export async function webhooksPage(root: HTMLElement): Promise<void> {
   const description = h("input", { id: "webhook-description", maxlength: 255 });
   const boxes = eventBoxes("new", EVENTS);
 
-  const refresh = async () => {
-    try {
+  const refresh = () =>
+    fill(list, async () => {
       const { webhooks } = await api<{ webhooks: Webhook[] }>("/v1/webhooks");
-      replace(
-        list,
-        table(
-          "Webhooks",
-          ["URL", "Events", "State", "Failures in a row", "Created"],
-          webhooks.map((webhook) => [
-            h("a", { href: `#/webhooks/${webhook.id}` }, webhook.url),
-            webhook.events.join(", "),
-            badge(webhook.active ? "active" : "disabled"),
-            String(webhook.consecutive_failures),
-            when(webhook.created_at),
-          ]),
-          "No webhooks.",
-        ),
+      return table(
+        "Webhooks",
+        ["URL", "Events", "State", "Failures in a row", "Created"],
+        webhooks.map((webhook) => [
+          h("a", { href: `#/webhooks/${webhook.id}` }, webhook.url),
+          webhook.events.join(", "),
+          badge(webhook.active ? "active" : "disabled"),
+          String(webhook.consecutive_failures),
+          when(webhook.created_at),
+        ]),
+        "No webhooks.",
       );
-    } catch (error) {
-      replace(list, notice("error", describe(error)));
-    }
-  };
+    });
 
-  const form = h(
-    "form",
-    {
-      class: "card",
-      onsubmit: async (event: Event) => {
-        event.preventDefault();
-        message.replaceChildren();
-        const events = boxes.filter((box) => box.input.checked).map((box) => box.event);
-        try {
-          const webhook = await api<Webhook>("/v1/webhooks", {
-            method: "POST",
-            body: { url: url.value.trim(), events, description: description.value.trim() || undefined },
-          });
-          replace(created, secretBox(`The signing secret of ${webhook.url}:`, webhook.secret ?? "", "webhook-secret"));
-          url.value = "";
-          description.value = "";
-          await refresh();
-        } catch (error) {
-          replace(message, notice("error", describe(error)));
-        }
-      },
+  const form = actionForm(
+    message,
+    async () => {
+      const webhook = await api<Webhook>("/v1/webhooks", {
+        method: "POST",
+        body: { url: url.value.trim(), events: chosen(boxes), description: description.value.trim() || undefined },
+      });
+      replace(created, secretBox(`The signing secret of ${webhook.url}:`, webhook.secret ?? "", "webhook-secret"));
+      url.value = "";
+      description.value = "";
+      await refresh();
     },
     h("h2", {}, "Register a webhook"),
-    h("div", { class: "field" }, h("label", { for: "webhook-url" }, "URL"), url),
-    h("div", { class: "field" }, h("label", { for: "webhook-description" }, "Description"), description),
-    eventFieldset(boxes),
+    webhookFields(url, description, boxes),
     h("button", { type: "submit" }, "Register"),
   );
   root.append(h("h1", {}, "Webhooks"), created, message, form, h("h2", {}, "Registered"), list);
@@ -105,114 +102,72 @@ export async function webhookPage(root: HTMLElement, [webhookId]: string[]): Pro
   const boxes = eventBoxes("edit", webhook.events);
   const path = `/v1/webhooks/${webhook.id}`;
 
-  const refreshDeliveries = async () => {
-    try {
-      const { deliveries: rows } = await api<{ deliveries: Delivery[] }>(`${path}/deliveries`);
-      replace(
-        deliveries,
-        table(
-          "Deliveries",
-          ["Event", "Job", "Status", "Attempts", "Last answer", "Next attempt", "Created", ""],
-          rows.map((delivery) => [
-            delivery.event,
-            delivery.job_id ? h("a", { href: `#/jobs/${delivery.job_id}` }, delivery.job_id) : "–",
-            badge(delivery.status),
-            String(delivery.attempts),
-            delivery.last_error ?? (delivery.last_status_code === null ? "–" : `HTTP ${delivery.last_status_code}`),
-            when(delivery.next_attempt_at),
-            when(delivery.created_at),
-            delivery.status === "pending"
-              ? ""
-              : h(
-                  "button",
-                  {
-                    type: "button",
-                    class: "secondary",
-                    onclick: async () => {
-                      try {
-                        await api(`${path}/deliveries/${delivery.id}/retry`, { method: "POST" });
-                        replace(message, notice("success", "The delivery is queued again."));
-                        await refreshDeliveries();
-                      } catch (error) {
-                        replace(message, notice("error", describe(error)));
-                      }
-                    },
-                  },
-                  "Retry",
-                ),
-          ]),
-          "Nothing delivered yet.",
-        ),
-      );
-    } catch (error) {
-      replace(deliveries, notice("error", describe(error)));
-    }
-  };
-
-  const form = h(
-    "form",
-    {
-      class: "card",
-      onsubmit: async (event: Event) => {
-        event.preventDefault();
-        try {
-          webhook = await api<Webhook>(path, {
-            method: "PATCH",
-            body: {
-              url: url.value.trim(),
-              description: description.value.trim(),
-              active: active.checked,
-              events: boxes.filter((box) => box.input.checked).map((box) => box.event),
-            },
-          });
-          replace(message, notice("success", "Saved."));
-        } catch (error) {
-          replace(message, notice("error", describe(error)));
-        }
+  const retry = (delivery: Delivery) =>
+    actionButton(
+      "Retry",
+      message,
+      async () => {
+        await api(`${path}/deliveries/${delivery.id}/retry`, { method: "POST" });
+        await refreshDeliveries();
+        return "The delivery is queued again.";
       },
+      { kind: "secondary" },
+    );
+  const refreshDeliveries = () =>
+    fill(deliveries, async () => {
+      const { deliveries: rows } = await api<{ deliveries: Delivery[] }>(`${path}/deliveries`);
+      return table(
+        "Deliveries",
+        ["Event", "Job", "Status", "Attempts", "Last answer", "Next attempt", "Created", ""],
+        rows.map((delivery) => [
+          delivery.event,
+          delivery.job_id ? h("a", { href: `#/jobs/${delivery.job_id}` }, delivery.job_id) : "–",
+          badge(delivery.status),
+          String(delivery.attempts),
+          delivery.last_error ?? (delivery.last_status_code === null ? "–" : `HTTP ${delivery.last_status_code}`),
+          when(delivery.next_attempt_at),
+          when(delivery.created_at),
+          delivery.status === "pending" ? "" : retry(delivery),
+        ]),
+        "Nothing delivered yet.",
+      );
+    });
+
+  const form = actionForm(
+    message,
+    async () => {
+      webhook = await api<Webhook>(path, {
+        method: "PATCH",
+        body: { url: url.value.trim(), description: description.value.trim(), active: active.checked, events: chosen(boxes) },
+      });
+      return "Saved.";
     },
     h("h2", {}, "Settings"),
-    h("div", { class: "field" }, h("label", { for: "edit-url" }, "URL"), url),
-    h("div", { class: "field" }, h("label", { for: "edit-description" }, "Description"), description),
-    eventFieldset(boxes),
+    webhookFields(url, description, boxes),
     h("div", { class: "check" }, active, h("label", { for: "edit-active" }, "Active (re-enabling forgets earlier failures)")),
     h(
       "div",
       { class: "actions" },
       h("button", { type: "submit" }, "Save"),
-      h(
-        "button",
-        {
-          type: "button",
-          class: "secondary",
-          onclick: async () => {
-            if (!confirm("Replace the signing secret? Receivers must switch to the new one.")) return;
-            try {
-              const rotated = await api<Webhook>(`${path}/rotate-secret`, { method: "POST" });
-              replace(secret, secretBox("The new signing secret:", rotated.secret ?? "", "webhook-secret"));
-            } catch (error) {
-              replace(message, notice("error", describe(error)));
-            }
-          },
-        },
+      actionButton(
         "Rotate secret",
-      ),
-      h(
-        "button",
-        {
-          type: "button",
-          class: "danger",
-          onclick: async () => {
-            if (!confirm(`Delete the webhook ${webhook.url} and its delivery log?`)) return;
-            try {
-              await api(path, { method: "DELETE" });
-              navigate("/webhooks");
-            } catch (error) {
-              replace(message, notice("error", describe(error)));
-            }
-          },
+        message,
+        async () => {
+          if (!confirm("Replace the signing secret? Receivers must switch to the new one.")) return;
+          const rotated = await api<Webhook>(`${path}/rotate-secret`, { method: "POST" });
+          replace(secret, secretBox("The new signing secret:", rotated.secret ?? "", "webhook-secret"));
         },
+        { kind: "secondary" },
+      ),
+      actionButton(
         "Delete",
+        message,
+        async () => {
+          if (!confirm(`Delete the webhook ${webhook.url} and its delivery log?`)) return;
+          await api(path, { method: "DELETE" });
+          navigate("/webhooks");
+        },
+        { kind: "danger" },
       ),
     ),
   );
@@ -222,7 +177,12 @@ export async function webhookPage(root: HTMLElement, [webhookId]: string[]): Pro
     secret,
     message,
     form,
-    h("section", { class: "card" }, h("div", { class: "title-row" }, h("h2", {}, "Deliveries"), h("button", { type: "button", class: "secondary", onclick: () => void refreshDeliveries() }, "Refresh")), deliveries),
+    h(
+      "section",
+      { class: "card" },
+      h("div", { class: "title-row" }, h("h2", {}, "Deliveries"), h("button", { type: "button", class: "secondary", onclick: () => void refreshDeliveries() }, "Refresh")),
+      deliveries,
+    ),
   );
   await refreshDeliveries();
 }
