@@ -26,12 +26,20 @@ function assert(condition, message) {
   if (!condition) throw new Error(message);
 }
 
+/** Open pages, newest last: a failed check reports what the newest one shows. */
+const openPages = [];
+
 async function check(name, body) {
   const started = Date.now();
   try {
     await body();
   } catch (error) {
     console.log(`FAILED ${name}: ${error.stack ?? error}`);
+    const lastPage = openPages.at(-1);
+    if (lastPage) {
+      await lastPage.screenshot({ path: join(screenshots, "failure.png"), fullPage: true }).catch(() => {});
+      console.log(`the page at ${lastPage.url()} showed:\n${await lastPage.locator("main").innerText().catch(() => "?")}`);
+    }
     throw error;
   }
   console.log(`ok ${name} (${Date.now() - started} ms)`);
@@ -53,6 +61,8 @@ async function openPage(browser, options = {}) {
   });
   page.on("pageerror", (error) => console.log(`page error: ${error.message}`));
   page.on("dialog", (dialog) => dialog.accept());
+  openPages.push(page);
+  page.on("close", () => openPages.splice(openPages.indexOf(page), 1));
   return page;
 }
 
@@ -348,7 +358,12 @@ async function jobs(browser) {
     const job = await (await api(`/v1/audio/transcriptions/${rerun}`, adminKey)).json();
     assert(job.parameters.language === "en" && job.display_name === "jfk.wav", `re-run: ${JSON.stringify(job.parameters)}`);
     await page.getByRole("button", { name: "Cancel job" }).click();
-    await page.locator("#job-status").getByText("cancelled").waitFor({ timeout: TIMEOUT_MS });
+    await page.getByText("Cancellation requested.").waitFor();
+    // The console's part ends with the request accepted: a running stage may take a while
+    // (under load, minutes) to notice it, so "cancelling" counts as well as "cancelled".
+    await page.locator("#job-status").getByText(/^cancell(ing|ed)$/).waitFor();
+    const cancelled = await (await api(`/v1/audio/transcriptions/${rerun}`, adminKey)).json();
+    assert(["cancelling", "cancelled"].includes(cancelled.status), `after cancel: ${cancelled.status}`);
     await shot(page, "job-cancelled");
     await page.goto(`${base}/console/#/jobs/${jobId}`);
     await page.getByRole("button", { name: "Delete job" }).click();

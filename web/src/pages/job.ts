@@ -2,7 +2,7 @@
 // errors), the transcript with its player, exports, and cancel / delete / re-run.
 
 import { actionButton } from "../actions";
-import { api, apiBlob, describe, saveBlob, upload } from "../api";
+import { ApiError, api, apiBlob, describe, saveBlob, upload } from "../api";
 import { badge, h, notice, replace, table } from "../dom";
 import { bytes, duration, when } from "../format";
 import { navigate, type PageContext } from "../router";
@@ -32,8 +32,13 @@ export function jobPage(root: HTMLElement, [jobId]: string[], context: PageConte
       ]);
     } catch (error) {
       if (context.signal.aborted) return false;
-      replace(header, h("h1", {}, jobId), notice("error", describe(error)));
-      return false;
+      // A job that does not exist stops the refresh; anything else (a busy server) is retried.
+      if (error instanceof ApiError && error.status === 404) {
+        replace(header, h("h1", {}, jobId), notice("error", describe(error)));
+        return false;
+      }
+      replace(message, notice("error", `Could not refresh the job: ${describe(error)}`));
+      return true;
     }
     const terminal = TERMINAL.includes(job.status);
     replace(header, ...summary(job));
