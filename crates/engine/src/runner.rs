@@ -1,7 +1,7 @@
 //! The runner: one step function ([`Runner::run_once`]) and a loop around it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use dalston_core::retry::{RetryDecision, RetryPolicy};
@@ -47,6 +47,22 @@ pub enum RunnerError {
     Store(#[from] dalston_store::StoreError),
 }
 
+/// When a runner last showed it is alive: each claim attempt (an idle runner polls at least every
+/// `idle_wait`) and each lease heartbeat of a running task. Clones share the same clock.
+#[derive(Debug, Clone, Default)]
+pub struct Liveness(Arc<AtomicI64>);
+
+impl Liveness {
+    /// Unix milliseconds of the last sign of life; `None` before the runner started.
+    pub fn last_seen_ms(&self) -> Option<i64> {
+        Some(self.0.load(Ordering::Relaxed)).filter(|ms| *ms > 0)
+    }
+
+    fn beat(&self) {
+        self.0.store(now_ms(), Ordering::Relaxed);
+    }
+}
+
 pub struct Runner {
     engine: Arc<dyn Engine>,
     stage: Stage,
@@ -55,6 +71,7 @@ pub struct Runner {
     queue: Arc<dyn TaskQueue>,
     events: Arc<dyn TaskEvents>,
     config: RunnerConfig,
+    liveness: Liveness,
 }
 
 impl std::fmt::Debug for Runner {
@@ -84,7 +101,13 @@ impl Runner {
             queue,
             events,
             config,
+            liveness: Liveness::default(),
         }
+    }
+
+    /// This runner's sign of life, for status pages.
+    pub fn liveness(&self) -> Liveness {
+        self.liveness.clone()
     }
 
     /// Runs until `shutdown` flips to true. Errors of one step are logged and retried after a
@@ -116,6 +139,7 @@ impl Runner {
     /// # Errors
     /// Queue or store failures; the task's lease then expires and it is redelivered.
     pub async fn run_once(&self) -> Result<StepOutcome, RunnerError> {
+        self.liveness.beat();
         let Some(lease) = self
             .queue
             .claim(&self.config.worker_id, &[self.stage], self.config.lease)
@@ -271,7 +295,7 @@ impl Runner {
                 result = &mut work => break result,
                 _ = ticker.tick() => {
                     match self.queue.heartbeat(lease, self.config.lease).await {
-                        Ok(true) => {}
+                        Ok(true) => self.liveness.beat(),
                         Ok(false) => {
                             lease_lost.store(true, Ordering::Relaxed);
                             cancel.store(true, Ordering::Relaxed);

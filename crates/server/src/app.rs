@@ -123,8 +123,10 @@ impl Application {
         };
         let events: Arc<dyn TaskEvents> = Arc::new(events_tx.clone());
         let instance = instance_id();
+        let mut runners = Vec::new();
         for engine in &engines {
             let stage = engine.capabilities().stage;
+            let worker_id = format!("{instance}-{stage}");
             let runner = Runner::new(
                 Arc::clone(engine),
                 Arc::clone(&store),
@@ -132,7 +134,7 @@ impl Application {
                 Arc::clone(&queue),
                 Arc::clone(&events),
                 RunnerConfig {
-                    worker_id: format!("{instance}-{stage}"),
+                    worker_id: worker_id.clone(),
                     lease: Duration::from_secs(config.engine.lease_secs),
                     retry: RetryPolicy {
                         max_attempts: config.engine.max_attempts,
@@ -142,6 +144,11 @@ impl Application {
                     scratch_dir: config.data_dir.join("scratch"),
                 },
             );
+            runners.push(crate::state::Worker {
+                engine: engine.capabilities(),
+                worker_id,
+                liveness: runner.liveness(),
+            });
             workers.push(tokio::spawn(runner.run(shutdown_rx.clone())));
         }
         let server_secret = crate::webhooks::signature::load_or_create_secret(
@@ -171,6 +178,9 @@ impl Application {
             job_events: events_tx,
             catalog,
             engines: engines.iter().map(|engine| engine.capabilities()).collect(),
+            workers: runners,
+            // A busy runner beats every third of its lease, an idle one at every poll.
+            worker_timeout: Duration::from_secs(config.engine.lease_secs),
             limits: config.limits.clone(),
             auth_disabled,
             allow_private_targets: config.webhooks.allow_private_targets,

@@ -3,10 +3,16 @@
 use crate::auth::Access;
 use crate::routes::routes;
 
+/// An axum path in OpenAPI's template syntax: a catch-all `{*path}` becomes `{path}`.
+fn openapi_path(path: &str) -> String {
+    path.replace("{*", "{")
+}
+
 /// Path parameters of an axum path (`{job_id}`).
 fn path_parameters(path: &str) -> Vec<serde_json::Value> {
     path.split('/')
         .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| name.trim_start_matches('*'))
         .map(|name| serde_json::json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
         .collect()
 }
@@ -27,7 +33,7 @@ pub fn document() -> serde_json::Value {
             }
         }
         let entry = paths
-            .entry(route.path.to_owned())
+            .entry(openapi_path(route.path))
             .or_insert_with(|| serde_json::json!({}));
         entry[route.method.as_str().to_ascii_lowercase()] = operation;
     }
@@ -51,7 +57,7 @@ mod tests {
         for route in crate::routes::routes() {
             let method = route.method.as_str().to_ascii_lowercase();
             assert!(
-                document["paths"][route.path][&method].is_object(),
+                document["paths"][super::openapi_path(route.path)][&method].is_object(),
                 "{} {} missing",
                 route.method,
                 route.path
@@ -60,6 +66,10 @@ mod tests {
         assert_eq!(
             document["paths"]["/v1/audio/transcriptions/{job_id}"]["get"]["parameters"][0]["name"],
             "job_id"
+        );
+        assert_eq!(
+            document["paths"]["/console/{path}"]["get"]["parameters"][0]["name"],
+            "path"
         );
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use dalston_core::dag::AvailableEngines;
 use dalston_engine::EngineCapabilities;
 use dalston_engine::engines::WhisperCatalog;
+use dalston_engine::runner::Liveness;
 use dalston_orchestrator::Orchestrator;
 use dalston_queue::TaskQueue;
 use dalston_store::{BlobStore, MetadataStore, WebhookStore};
@@ -24,6 +25,10 @@ pub struct AppState {
     pub catalog: Arc<WhisperCatalog>,
     /// Engines running in this deployment (for planning, `/ready` and `/v1/engines`).
     pub engines: Vec<EngineCapabilities>,
+    /// The runners serving those engines in this process, for the dashboard.
+    pub workers: Vec<Worker>,
+    /// A worker silent for longer than this is reported as not responding.
+    pub worker_timeout: std::time::Duration,
     pub limits: LimitsConfig,
     pub auth_disabled: bool,
     /// Webhook targets on private or local addresses are allowed (`webhooks.allow_private_targets`).
@@ -31,6 +36,14 @@ pub struct AppState {
     /// Scratch space for uploads being validated.
     pub scratch_dir: PathBuf,
     pub started_at: std::time::Instant,
+}
+
+/// One runner of this process: its engine, its lease owner name and its sign of life.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    pub engine: EngineCapabilities,
+    pub worker_id: String,
+    pub liveness: Liveness,
 }
 
 impl std::fmt::Debug for AppState {

@@ -3,6 +3,8 @@
 //! The router, the OpenAPI document and the authorisation test are all built from [`routes`],
 //! so a route cannot exist without a declared [`Access`].
 
+mod console;
+mod dashboard;
 pub(crate) mod elevenlabs;
 mod jobs;
 mod keys;
@@ -300,6 +302,41 @@ fn table() -> RouteTable {
         Authenticated,
         "The calling key",
         get(keys::me),
+    )
+    .add(
+        Method::GET,
+        "/v1/console/dashboard",
+        READ,
+        "Queue per stage, jobs by status, error rate, workers with heartbeats",
+        get(dashboard::dashboard),
+    )
+    .add(
+        Method::GET,
+        "/",
+        Public,
+        "Redirects to the web console",
+        get(console::redirect),
+    )
+    .add(
+        Method::GET,
+        "/console",
+        Public,
+        "Redirects to the web console",
+        get(console::redirect),
+    )
+    .add(
+        Method::GET,
+        console::CONSOLE_PATH,
+        Public,
+        "The web console (static files; its data needs a key)",
+        get(console::index),
+    )
+    .add(
+        Method::GET,
+        "/console/{*path}",
+        Public,
+        "The web console's static files",
+        get(console::file),
     )
 }
 

@@ -54,6 +54,8 @@ pub struct AppOptions {
     pub without_engines: bool,
     pub limits: Option<LimitsConfig>,
     pub webhooks: Option<dalston_server::config::WebhookConfig>,
+    /// Models from this directory instead of [`models_dir`].
+    pub models_dir: Option<PathBuf>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -67,7 +69,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let data_dir = tempfile::tempdir().expect("tempdir");
     let mut config = Config {
         data_dir: data_dir.path().to_path_buf(),
-        models_dir: models_dir(),
+        models_dir: options.models_dir.clone().unwrap_or_else(models_dir),
         ..Config::default()
     };
     config.server.port = 0;

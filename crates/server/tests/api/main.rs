@@ -8,6 +8,7 @@
 
 mod auth;
 mod bad_input;
+mod console;
 mod elevenlabs;
 mod helpers;
 mod jobs;
