@@ -2,9 +2,9 @@
 //! `support/fixtures.rs` for where they come from; missing files fail the tests).
 #![expect(clippy::unwrap_used, reason = "tests")]
 
-mod support;
 #[path = "support/references.rs"]
 mod references;
+mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -131,7 +131,12 @@ mod tests {
     #[test]
     fn matches_words_by_normalised_text_and_skips_the_rest() {
         let a = words(&[(" And", 0.0), (" so,", 1.0), (" my", 2.0), (" fellow", 3.0)]);
-        let b = words(&[("and", 0.2), (" so", 1.0), (" fellow.", 2.9), (" Americans", 4.0)]);
+        let b = words(&[
+            ("and", 0.2),
+            (" so", 1.0),
+            (" fellow.", 2.9),
+            (" Americans", 4.0),
+        ]);
         let diff = compare_timings(&a, &b);
         assert_eq!(diff.matched, 3);
         assert_eq!(diff.words, (4, 4));

@@ -46,25 +46,30 @@ pub fn main(mut arguments: impl Iterator<Item = String>) -> Result<(), Box<dyn s
     let faster_whisper = read_runs(&args.faster_whisper)?;
     print_machine(args.load_start.as_deref());
     print_short(&dalston, &faster_whisper)?;
-    let long_dalston = args.long_dalston.as_deref().map(EngineRun::read).transpose()?;
+    let long_dalston = args
+        .long_dalston
+        .as_deref()
+        .map(EngineRun::read)
+        .transpose()?;
     let long_faster_whisper = args
         .long_faster_whisper
         .as_deref()
         .map(EngineRun::read)
         .transpose()?;
     if long_dalston.is_some() || long_faster_whisper.is_some() {
-        print_long(
-            &[
-                (long_dalston.as_ref(), &dalston),
-                (long_faster_whisper.as_ref(), &faster_whisper),
-            ],
-        );
+        print_long(&[
+            (long_dalston.as_ref(), &dalston),
+            (long_faster_whisper.as_ref(), &faster_whisper),
+        ]);
     }
     Ok(())
 }
 
 fn read_runs(paths: &[PathBuf]) -> Result<Vec<EngineRun>, String> {
-    let runs: Vec<EngineRun> = paths.iter().map(|p| EngineRun::read(p)).collect::<Result<_, _>>()?;
+    let runs: Vec<EngineRun> = paths
+        .iter()
+        .map(|p| EngineRun::read(p))
+        .collect::<Result<_, _>>()?;
     let files = |run: &EngineRun| run.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>();
     if runs.iter().any(|run| files(run) != files(&runs[0])) {
         return Err("the repetitions transcribed different files".to_string());
@@ -102,7 +107,12 @@ fn print_machine(load_start: Option<&str>) {
         .unwrap_or_else(|| "unknown CPU".to_string());
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let load_end = std::fs::read_to_string("/proc/loadavg")
-        .map(|load| load.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .map(|load| {
+            load.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_default();
     println!(
         "machine: {cpu}, {cores} cores; load average {} at start, {load_end} at end",
@@ -152,7 +162,13 @@ fn describe(runs: &[EngineRun]) -> String {
 }
 
 fn print_short(dalston: &[EngineRun], faster_whisper: &[EngineRun]) -> Result<(), String> {
-    let names = |runs: &[EngineRun]| runs[0].files.iter().map(|f| f.path.clone()).collect::<Vec<_>>();
+    let names = |runs: &[EngineRun]| {
+        runs[0]
+            .files
+            .iter()
+            .map(|f| f.path.clone())
+            .collect::<Vec<_>>()
+    };
     if names(dalston) != names(faster_whisper) {
         return Err("the two engines transcribed different files".to_string());
     }
@@ -173,12 +189,28 @@ fn print_short(dalston: &[EngineRun], faster_whisper: &[EngineRun]) -> Result<()
         .max(5);
     println!(
         "{:<width$} {:>8} {:>9} {:>9} {:>6} {:>8} {:>8} {:>9} {:>9} {:>14}",
-        "file", "audio s", "dalston s", "f-w s", "ratio", "WER d %", "WER fw %", "Δstart", "Δend", "matched"
+        "file",
+        "audio s",
+        "dalston s",
+        "f-w s",
+        "ratio",
+        "WER d %",
+        "WER fw %",
+        "Δstart",
+        "Δend",
+        "matched"
     );
     let (mut total_audio, mut total_d_errors, mut total_fw_errors) = (0.0, Vec::new(), Vec::new());
     let mut total_timing = TimingDiff::default();
     for (index, file) in dalston[0].files.iter().enumerate() {
-        let wall = |runs: &[EngineRun]| median(&runs.iter().map(|r| r.files[index].wall_secs).collect::<Vec<_>>());
+        let wall = |runs: &[EngineRun]| {
+            median(
+                &runs
+                    .iter()
+                    .map(|r| r.files[index].wall_secs)
+                    .collect::<Vec<_>>(),
+            )
+        };
         let (d_wall, fw_wall) = (wall(dalston), wall(faster_whisper));
         let fw_file = &faster_whisper[0].files[index];
         let (d_errors, fw_errors) = (errors(file), errors(fw_file));
@@ -224,7 +256,10 @@ fn print_short(dalston: &[EngineRun], faster_whisper: &[EngineRun]) -> Result<()
     );
     for (engine, runs) in [("dalston", dalston), ("f-w", faster_whisper)] {
         let varied: Vec<String> = (0..runs[0].files.len())
-            .filter(|&i| runs.iter().any(|r| r.files[i].text != runs[0].files[i].text))
+            .filter(|&i| {
+                runs.iter()
+                    .any(|r| r.files[i].text != runs[0].files[i].text)
+            })
             .map(|i| file_label(&runs[0].files[i].path))
             .collect();
         if !varied.is_empty() {
@@ -257,8 +292,14 @@ fn print_long(engines: &[(Option<&EngineRun>, &Vec<EngineRun>)]) {
     );
     for (long, short) in engines {
         let Some(long) = long else { continue };
-        let Some(run) = long.files.first() else { continue };
-        let label = if long.engine == "dalston" { "dalston" } else { "f-w" };
+        let Some(run) = long.files.first() else {
+            continue;
+        };
+        let label = if long.engine == "dalston" {
+            "dalston"
+        } else {
+            "f-w"
+        };
         println!(
             "{label:<8} {:>9.1} {:>7.3} {:>7} {:>9.0} {:>15.0}",
             run.wall_secs,
@@ -280,9 +321,10 @@ fn print_long(engines: &[(Option<&EngineRun>, &Vec<EngineRun>)]) {
 }
 
 fn file_label(path: &str) -> String {
-    Path::new(path)
-        .file_name()
-        .map_or_else(|| path.to_string(), |name| name.to_string_lossy().into_owned())
+    Path::new(path).file_name().map_or_else(
+        || path.to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    )
 }
 
 #[cfg(test)]

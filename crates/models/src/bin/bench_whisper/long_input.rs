@@ -19,7 +19,11 @@ pub fn main(mut arguments: impl Iterator<Item = String>) -> Result<(), Box<dyn s
         match arg.as_str() {
             "--minutes" => {
                 let value = arguments.next().ok_or(USAGE)?;
-                minutes = Some(value.parse::<f64>().map_err(|e| format!("--minutes: {e}"))?);
+                minutes = Some(
+                    value
+                        .parse::<f64>()
+                        .map_err(|e| format!("--minutes: {e}"))?,
+                );
             }
             "--out" => out = Some(PathBuf::from(arguments.next().ok_or(USAGE)?)),
             _ => clips.push(PathBuf::from(arg)),
@@ -55,7 +59,11 @@ fn build(clips: &[PathBuf], min_secs: f64, out: &Path) -> Result<(), Box<dyn std
     let mut index = 0;
     while (pcm.len() as f64) < min_secs * f64::from(RATE) {
         let (samples, reference) = &loaded[index % loaded.len()];
-        pcm.extend(samples.iter().map(|&s| (s * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16));
+        pcm.extend(
+            samples
+                .iter()
+                .map(|&s| (s * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16),
+        );
         references.push(reference.clone());
         let silence = (pause_secs(index) * f64::from(RATE)) as usize;
         pcm.resize(pcm.len() + silence, 0);
@@ -75,7 +83,11 @@ fn build(clips: &[PathBuf], min_secs: f64, out: &Path) -> Result<(), Box<dyn std
 fn wav_pcm16(pcm: &[i16]) -> Vec<u8> {
     let data_len = (pcm.len() * 2) as u32;
     let mut bytes = Vec::with_capacity(44 + pcm.len() * 2);
-    for part in [b"RIFF".as_slice(), &(36 + data_len).to_le_bytes(), b"WAVEfmt "] {
+    for part in [
+        b"RIFF".as_slice(),
+        &(36 + data_len).to_le_bytes(),
+        b"WAVEfmt ",
+    ] {
         bytes.extend_from_slice(part);
     }
     bytes.extend_from_slice(&16u32.to_le_bytes()); // fmt chunk size

@@ -7,7 +7,10 @@
 //! - `bench_whisper compare …` prints both engines' runs side by side (`compare.rs`);
 //! - `bench_whisper long-input …` builds a long recording from test clips (`long_input.rs`).
 #![expect(clippy::print_stdout, reason = "a benchmark prints its results")]
-#![expect(clippy::print_stderr, reason = "a command-line tool reports its errors")]
+#![expect(
+    clippy::print_stderr,
+    reason = "a command-line tool reports its errors"
+)]
 
 mod align;
 mod compare;
