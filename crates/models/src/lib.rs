@@ -13,6 +13,6 @@ pub mod whisper;
 
 pub use error::ModelError;
 pub use whisper::{
-    DEFAULT_THREADS, LoadOptions, ModelInfo, Segment, Task, TranscribeOptions, TranscribeProgress,
-    Transcription, WhisperModel, WordTiming,
+    DEFAULT_THREADS, LoadOptions, MAX_BEAM_SIZE, ModelInfo, Segment, Task, TranscribeOptions,
+    TranscribeProgress, Transcription, WhisperModel, WordTiming,
 };

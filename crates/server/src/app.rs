@@ -115,7 +115,7 @@ impl Application {
             };
             vec![
                 PrepareEngine::new(config.limits.max_audio_duration_secs, ffmpeg),
-                TranscribeEngine::new(Arc::clone(&catalog)),
+                TranscribeEngine::new(Arc::clone(&catalog), config.engine.beam_size),
                 MergeEngine::new(),
             ]
         } else {

@@ -128,6 +128,8 @@ pub struct EngineConfig {
     pub default_model: String,
     /// Inference threads; 0 lets the engine decide.
     pub threads: usize,
+    /// Whisper beam width at temperature 0 (1 = greedy; faster-whisper's default is 5).
+    pub beam_size: usize,
     /// Seconds a task lease lasts without a heartbeat.
     pub lease_secs: u64,
     /// Attempts per task before it fails.
@@ -174,6 +176,7 @@ impl Default for EngineConfig {
         Self {
             default_model: "whisper-base".into(),
             threads: 0,
+            beam_size: 5,
             lease_secs: 30,
             max_attempts: 3,
             ffmpeg_fallback: true,
@@ -293,6 +296,12 @@ impl Config {
             return invalid(
                 "webhooks.max_attempts and webhooks.timeout_secs must be at least 1".into(),
             );
+        }
+        if !(1..=dalston_models::MAX_BEAM_SIZE).contains(&self.engine.beam_size) {
+            return invalid(format!(
+                "engine.beam_size must be between 1 and {}",
+                dalston_models::MAX_BEAM_SIZE
+            ));
         }
         if self.engine.max_attempts == 0 {
             return invalid("engine.max_attempts must be at least 1".into());

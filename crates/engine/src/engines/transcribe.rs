@@ -124,11 +124,13 @@ pub fn available_models(dir: &Path) -> Vec<String> {
 #[derive(Debug)]
 pub struct TranscribeEngine {
     catalog: Arc<WhisperCatalog>,
+    /// Beam width at temperature 0 (1 = greedy).
+    beam_size: usize,
 }
 
 impl TranscribeEngine {
-    pub fn new(catalog: Arc<WhisperCatalog>) -> Arc<Self> {
-        Arc::new(Self { catalog })
+    pub fn new(catalog: Arc<WhisperCatalog>, beam_size: usize) -> Arc<Self> {
+        Arc::new(Self { catalog, beam_size })
     }
 }
 
@@ -156,6 +158,7 @@ impl Engine for TranscribeEngine {
         let params = input.job.parameters.clone();
         let model_id = self.catalog.resolve(params.model.as_deref()).to_owned();
         let catalog = Arc::clone(&self.catalog);
+        let beam_size = self.beam_size;
         let span = tracing::Span::current();
         let result = tokio::task::spawn_blocking(move || {
             span.in_scope(|| {
@@ -172,6 +175,7 @@ impl Engine for TranscribeEngine {
                         TranscriptionTask::Translate => Task::Translate,
                     },
                     initial_prompt: params.initial_prompt(),
+                    beam_size,
                     cancel: Some(context.cancel_flag()),
                     // The extra alignment pass is only paid for when word timings were asked for.
                     word_timestamps: params.timestamps_granularity == TimestampsGranularity::Word,

@@ -37,8 +37,9 @@ pub(crate) struct CrossCache {
     layers: Vec<(Tensor, Tensor)>,
 }
 
-/// Self-attention keys (`(heads, head_dim, t)`) and values (`(heads, t, head_dim)`) of the
-/// tokens decoded so far in one window.
+/// Self-attention keys (`(sequences, heads, head_dim, t)`) and values
+/// (`(sequences, heads, t, head_dim)`) of the tokens decoded so far in one window, for one
+/// sequence (greedy) or several decoded side by side (beam search), all of the same length.
 #[derive(Default)]
 pub(crate) struct SelfCache {
     layers: Vec<(Tensor, Tensor)>,
@@ -49,6 +50,21 @@ impl SelfCache {
     /// Number of token positions already in the cache.
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Keeps, for each new sequence `i`, the cache of sequence `parents[i]`: beam search moves
+    /// every surviving hypothesis onto the history it grew from (a parent may be kept twice).
+    pub fn reorder(&mut self, parents: &[usize]) -> candle_core::Result<()> {
+        let Some((first, _)) = self.layers.first() else {
+            return Ok(());
+        };
+        let index: Vec<u32> = parents.iter().map(|&p| p as u32).collect();
+        let index = Tensor::new(index.as_slice(), first.device())?;
+        for (k_t, v) in &mut self.layers {
+            *k_t = k_t.index_select(&index, 0)?;
+            *v = v.index_select(&index, 0)?;
+        }
+        Ok(())
     }
 }
 
@@ -145,15 +161,28 @@ impl Decoder {
         Ok(CrossCache { layers })
     }
 
-    /// Runs `tokens` (the positions after those in `cache`) through the decoder, appending
-    /// their keys and values to `cache`; returns the final-norm hidden states `(n, d_model)`.
+    /// Runs `tokens` (the positions after those in `cache`) of one sequence through the
+    /// decoder, appending their keys and values to `cache`; returns the final-norm hidden
+    /// states `(n, d_model)`.
     pub fn forward(
         &self,
         tokens: &[u32],
         cache: &mut SelfCache,
         cross: &CrossCache,
     ) -> candle_core::Result<Tensor> {
-        self.run(tokens, cache, cross, None)
+        self.run(tokens, 1, cache, cross, None)
+    }
+
+    /// One step of several sequences at once: `tokens[i]` is the next token of sequence `i`
+    /// of `cache`. Every weight is read once for all of them, which is what makes beam search
+    /// cost little more than greedy decoding. Returns the hidden states `(sequences, d_model)`.
+    pub fn step(
+        &self,
+        tokens: &[u32],
+        cache: &mut SelfCache,
+        cross: &CrossCache,
+    ) -> candle_core::Result<Tensor> {
+        self.run(tokens, tokens.len(), cache, cross, None)
     }
 
     /// Runs the whole sequence `tokens` through the decoder (no cache) and also returns the
@@ -173,19 +202,33 @@ impl Decoder {
             frames,
             weights: vec![Vec::new(); heads.len()],
         };
-        let hidden = self.run(tokens, &mut SelfCache::default(), cross, Some(&mut capture))?;
+        let hidden = self.run(
+            tokens,
+            1,
+            &mut SelfCache::default(),
+            cross,
+            Some(&mut capture),
+        )?;
         Ok((hidden, capture.weights))
     }
 
+    /// `tokens` holds `sequences` runs of equal length, one per sequence of `cache`.
     fn run(
         &self,
         tokens: &[u32],
+        sequences: usize,
         cache: &mut SelfCache,
         cross: &CrossCache,
         mut capture: Option<&mut CrossWeights<'_>>,
     ) -> candle_core::Result<Tensor> {
         let device = self.positions.device();
-        let n = tokens.len();
+        if sequences == 0 || !tokens.len().is_multiple_of(sequences) {
+            candle_core::bail!(
+                "{} tokens do not split into {sequences} sequences",
+                tokens.len()
+            );
+        }
+        let n = tokens.len() / sequences;
         let offset = cache.len;
         let mut embedded = Vec::with_capacity(n * self.embeddings.cols());
         for &token in tokens {
@@ -195,8 +238,10 @@ impl Decoder {
             }
             embedded.extend(self.embeddings.row(token));
         }
-        let embedded = Tensor::from_vec(embedded, (n, self.embeddings.cols()), device)?;
-        let mut x = (embedded + self.positions.narrow(0, offset, n)?)?;
+        let embedded = Tensor::from_vec(embedded, (sequences, n, self.embeddings.cols()), device)?;
+        let mut x = embedded
+            .broadcast_add(&self.positions.narrow(0, offset, n)?)?
+            .reshape((sequences * n, self.embeddings.cols()))?;
         let mask = if n > 1 {
             Some(causal_mask(n, offset, device)?)
         } else {
@@ -204,13 +249,14 @@ impl Decoder {
         };
         for (index, layer) in self.layers.iter().enumerate() {
             let h = layer.self_norm.forward(&x)?;
-            let q = split_heads(&(layer.self_query.forward(&h)? * self.scale)?, self.heads)?;
-            let k_t = split_heads(&layer.self_key.forward(&h)?, self.heads)?.transpose(1, 2)?;
-            let v = split_heads(&layer.self_value.forward(&h)?, self.heads)?;
+            let per_sequence = |x: Tensor| split_sequence_heads(&x, sequences, self.heads);
+            let q = per_sequence((layer.self_query.forward(&h)? * self.scale)?)?;
+            let k_t = per_sequence(layer.self_key.forward(&h)?)?.transpose(2, 3)?;
+            let v = per_sequence(layer.self_value.forward(&h)?)?;
             let (k_t, v) = match cache.layers.get(index) {
                 Some((past_k_t, past_v)) => (
-                    Tensor::cat(&[past_k_t, &k_t], 2)?,
-                    Tensor::cat(&[past_v, &v], 1)?,
+                    Tensor::cat(&[past_k_t, &k_t], 3)?,
+                    Tensor::cat(&[past_v, &v], 2)?,
                 ),
                 None => (k_t.contiguous()?, v),
             };
@@ -220,8 +266,10 @@ impl Decoder {
             } else {
                 cache.layers.push((k_t, v));
             }
-            x = (&x + layer.self_out.forward(&merge_heads(&attended)?)?)?;
+            x = (&x + layer.self_out.forward(&merge_sequence_heads(&attended)?)?)?;
 
+            // Cross-attention reads the same audio for every sequence, so all rows go through
+            // one `(heads, rows, head_dim)` product.
             let h = layer.cross_norm.forward(&x)?;
             let q = split_heads(&(layer.cross_query.forward(&h)? * self.scale)?, self.heads)?;
             let (cross_k_t, cross_v) = &cross.layers[index];
@@ -283,6 +331,22 @@ impl CrossWeights<'_> {
         }
         Ok(())
     }
+}
+
+/// `(sequences·n, heads·head_dim)` → `(sequences, heads, n, head_dim)`, contiguous.
+fn split_sequence_heads(x: &Tensor, sequences: usize, heads: usize) -> candle_core::Result<Tensor> {
+    let (rows, width) = x.dims2()?;
+    x.reshape((sequences, rows / sequences, heads, width / heads))?
+        .transpose(1, 2)?
+        .contiguous()
+}
+
+/// `(sequences, heads, n, head_dim)` → `(sequences·n, heads·head_dim)`.
+fn merge_sequence_heads(x: &Tensor) -> candle_core::Result<Tensor> {
+    let (sequences, heads, n, head_dim) = x.dims4()?;
+    x.transpose(1, 2)?
+        .contiguous()?
+        .reshape((sequences * n, heads * head_dim))
 }
 
 /// `(n, offset + n)` additive mask hiding keys after each query's own position.

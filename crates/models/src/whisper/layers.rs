@@ -11,6 +11,10 @@ use crate::whisper::ct2::Ct2File;
 use crate::whisper::kernels;
 use crate::whisper::matvec::HalfMatrix;
 
+/// Up to this many rows (the hypotheses of one beam-search step) go through the f16 step
+/// weights, which read every weight once for all rows; `gemm` is slow at such small heights.
+const STEP_ROWS_MAX: usize = 16;
+
 /// `layer_norm` epsilon used by Whisper (PyTorch's default).
 const LAYER_NORM_EPS: f32 = 1e-5;
 
@@ -133,14 +137,27 @@ impl Linear {
 
     /// Applies the layer to `x` of shape `(rows, in)`.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        if let Some(step) = &self.step
-            && x.dim(0)? == 1
-        {
-            let y = step
-                .weight
-                .matvec(&x.flatten_all()?.to_vec1::<f32>()?, step.bias.as_deref());
-            let width = y.len();
-            return Tensor::from_vec(y, (1, width), x.device());
+        if let Some(step) = &self.step {
+            let rows = x.dim(0)?;
+            if rows == 1 {
+                let y = step
+                    .weight
+                    .matvec(&x.flatten_all()?.to_vec1::<f32>()?, step.bias.as_deref());
+                let width = y.len();
+                return Tensor::from_vec(y, (1, width), x.device());
+            }
+            if rows <= STEP_ROWS_MAX {
+                let mut y = step.weight.matmul_rows(&x.to_vec2::<f32>()?);
+                if let Some(bias) = &step.bias {
+                    for row in &mut y {
+                        for (value, b) in row.iter_mut().zip(bias) {
+                            *value += b;
+                        }
+                    }
+                }
+                let width = step.weight.rows();
+                return Tensor::from_vec(y.concat(), (rows, width), x.device());
+            }
         }
         let y = x.matmul(&self.weight_t)?;
         match &self.bias {

@@ -46,6 +46,7 @@ pub use self::options::{
     WordTiming,
 };
 pub use self::threads::DEFAULT_THREADS;
+pub use self::transcribe::MAX_BEAM_SIZE;
 use crate::ModelError;
 use crate::whisper::config::Ct2Config;
 use crate::whisper::logit_filters::LogitFilters;

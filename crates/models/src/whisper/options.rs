@@ -50,6 +50,9 @@ pub struct TranscribeOptions {
     /// Temperatures tried in order until a window's text passes the quality checks; 0 is
     /// greedy. Default `[0.0, 0.2, 0.4, 0.6, 0.8, 1.0]`.
     pub temperatures: Vec<f32>,
+    /// Hypotheses kept by beam search at temperature 0; 1 is greedy decoding. Default 5, as
+    /// OpenAI Whisper's CLI and faster-whisper use; at most `MAX_BEAM_SIZE` (16).
+    pub beam_size: usize,
     /// Retry at the next temperature when the text's zlib compression ratio is above this
     /// (a repetition loop). Default `Some(2.4)`.
     pub compression_ratio_threshold: Option<f32>,
@@ -76,6 +79,7 @@ impl Default for TranscribeOptions {
             language: None,
             task: Task::Transcribe,
             temperatures: vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            beam_size: 5,
             compression_ratio_threshold: Some(2.4),
             log_prob_threshold: Some(-1.0),
             no_speech_threshold: Some(0.6),

@@ -31,6 +31,8 @@ use crate::whisper::timing::WindowAlignment;
 const PROMPT_RESET_ON_TEMPERATURE: f32 = 0.5;
 /// Base seed of the sampling generator; each window and temperature derive their own from it.
 const SAMPLING_SEED: u64 = 0x5EED_0FD4_1570_u64;
+/// Largest beam accepted: the batched decoder step is tuned for a handful of rows.
+pub const MAX_BEAM_SIZE: usize = 16;
 /// Seconds per mel frame.
 const SECS_PER_FRAME: f64 = HOP_LENGTH as f64 / SAMPLE_RATE as f64;
 
@@ -52,8 +54,8 @@ enum LanguageChoice {
 impl WhisperModel {
     /// Transcribes 16 kHz mono f32 samples of any length (30 s windows with seeking).
     ///
-    /// Calls `on_progress` after each window. Decoding is greedy at temperature 0 with
-    /// temperature fallback; sampling at higher temperatures is seeded, so results repeat.
+    /// Calls `on_progress` after each window. Decoding is beam search (or greedy, with
+    /// `beam_size` 1) at temperature 0 with temperature fallback; sampling at higher temperatures is seeded, so results repeat.
     ///
     /// # Errors
     /// [`ModelError::Cancelled`] soon after `options.cancel` is set;
@@ -253,7 +255,14 @@ impl WhisperModel {
         for (attempt, &temperature) in options.temperatures.iter().enumerate() {
             let mut rng = Rng::new(SAMPLING_SEED ^ ((seek as u64) << 8) ^ attempt as u64);
             let started = std::time::Instant::now();
-            let result = decoder.decode(&cross, &initial, sot_index, temperature, &mut rng)?;
+            let result = decoder.decode(
+                &cross,
+                &initial,
+                sot_index,
+                temperature,
+                options.beam_size,
+                &mut rng,
+            )?;
             tracing::debug!(
                 seek,
                 temperature,
@@ -323,6 +332,14 @@ impl WhisperModel {
 }
 
 fn validate(options: &TranscribeOptions) -> Result<(), ModelError> {
+    if !(1..=MAX_BEAM_SIZE).contains(&options.beam_size) {
+        return Err(ModelError::InvalidOptions {
+            reason: format!(
+                "beam size {} is outside 1–{MAX_BEAM_SIZE}",
+                options.beam_size
+            ),
+        });
+    }
     if options.temperatures.is_empty() {
         return Err(ModelError::InvalidOptions {
             reason: "temperatures is empty".to_string(),
@@ -404,6 +421,13 @@ mod tests {
         let mut options = TranscribeOptions::default();
         options.temperatures.clear();
         assert!(validate(&options).is_err());
+        options.temperatures = vec![0.0];
+        assert!(validate(&options).is_ok());
+        options.beam_size = 0;
+        assert!(validate(&options).is_err());
+        options.beam_size = MAX_BEAM_SIZE + 1;
+        assert!(validate(&options).is_err());
+        options.beam_size = 1;
         options.temperatures = vec![0.0, -0.2];
         assert!(validate(&options).is_err());
     }
