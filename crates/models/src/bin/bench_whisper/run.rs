@@ -44,7 +44,7 @@ fn parse_args(mut iter: impl Iterator<Item = String>) -> Result<Args, String> {
         segments: false,
         words: false,
         word_timestamps: true,
-        beam_size: 1,
+        beam_size: TranscribeOptions::default().beam_size,
         json: None,
         files: Vec::new(),
     };
@@ -82,13 +82,6 @@ fn parse_args(mut iter: impl Iterator<Item = String>) -> Result<Args, String> {
     if args.files.is_empty() {
         return Err(USAGE.to_string());
     }
-    if args.beam_size != 1 {
-        return Err(format!(
-            "--beam-size {}: Dalston's Whisper engine decodes greedily only for now \
-             (TranscribeOptions has no beam size yet); use --beam-size 1",
-            args.beam_size
-        ));
-    }
     Ok(args)
 }
 
@@ -111,6 +104,7 @@ pub fn main(arguments: impl Iterator<Item = String>) -> Result<(), Box<dyn std::
     let options = TranscribeOptions {
         language: args.language.clone(),
         word_timestamps: args.word_timestamps,
+        beam_size: args.beam_size,
         ..TranscribeOptions::default()
     };
     let mut total_audio = 0.0;
