@@ -2,12 +2,15 @@
 //! `support/fixtures.rs` for where they come from; missing files fail the tests).
 #![expect(clippy::unwrap_used, reason = "tests")]
 
+#[path = "support/references.rs"]
+mod references;
 mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use dalston_models::{ModelError, Task, TranscribeOptions, Transcription, WhisperModel};
+use references::reference_text;
 use support::fixtures::{load_model, normalise, samples, test_data};
 
 const JFK_TEXT: &str = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
@@ -50,24 +53,20 @@ fn wer(reference: &str, hypothesis: &str) -> f64 {
     word_errors(&reference, &normalise(hypothesis)) as f64 / reference.len().max(1) as f64
 }
 
-/// (file name, reference text) of the LibriVox clips, from their `transcription` file.
+/// (file name, reference text) of the LibriVox clips.
 fn librivox() -> Vec<(String, String)> {
-    let listing = std::fs::read_to_string(test_data("librivox/transcription")).unwrap();
-    listing
-        .lines()
-        .filter_map(|line| {
-            let (text, id) = line.rsplit_once(" (")?;
-            let text = text
-                .trim()
-                .trim_start_matches("<s>")
-                .trim_end_matches("</s>")
-                .trim();
-            Some((
-                format!("librivox/{}.wav", id.trim_end_matches(')')),
-                text.to_string(),
-            ))
+    let mut clips: Vec<(String, String)> = std::fs::read_dir(test_data("librivox"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "wav"))
+        .map(|path| {
+            let name = path.file_name().unwrap().to_string_lossy();
+            let reference = reference_text(&path).unwrap();
+            (format!("librivox/{name}"), reference)
         })
-        .collect()
+        .collect();
+    clips.sort();
+    clips
 }
 
 fn assert_clean_segments(result: &Transcription) {

@@ -1,21 +1,20 @@
-//! Times Whisper transcription of WAV files: audio duration, wall time, real-time factor and
-//! the text, per file.
+//! Times Dalston's Whisper transcription of WAV files: audio duration, wall time, real-time
+//! factor and the text, per file; with `--json OUT` also writes the run for `compare`.
 //!
-//! `cargo run --release -p dalston-models --bin bench_whisper -- [--model DIR] [--threads N]
-//! [--repeat N] [--language CODE] [--segments] [--words] [--no-word-timestamps] FILE.wav...`
-//! (16 kHz mono 16-bit PCM). `--words` prints each word's times; `--no-word-timestamps` skips
-//! the word alignment pass (to measure its cost). Not a test: timings vary run to run.
-#![expect(clippy::print_stdout, reason = "a benchmark prints its results")]
-
-#[path = "../../tests/support/wav.rs"]
-mod wav;
+//! `bench_whisper [--model DIR] [--threads N] [--repeat N] [--language CODE] [--beam-size N]
+//! [--segments] [--words] [--no-word-timestamps] [--json OUT] FILE.wav...` (16 kHz mono 16-bit
+//! PCM). `--words` prints each word's times; `--no-word-timestamps` skips the word alignment
+//! pass (to measure its cost). With `--repeat`, the JSON keeps each file's median wall time.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use dalston_models::{LoadOptions, TranscribeOptions, WhisperModel};
 
-const USAGE: &str = "usage: bench_whisper [--model DIR] [--threads N] [--repeat N] [--language CODE] [--segments] [--words] [--no-word-timestamps] FILE.wav...";
+use crate::report::{self, EngineRun, FileRun, Word};
+use crate::wav;
+
+const USAGE: &str = "usage: bench_whisper [--model DIR] [--threads N] [--repeat N] [--language CODE] [--beam-size N] [--segments] [--words] [--no-word-timestamps] [--json OUT] FILE.wav...";
 
 struct Args {
     model: PathBuf,
@@ -25,10 +24,12 @@ struct Args {
     segments: bool,
     words: bool,
     word_timestamps: bool,
+    beam_size: usize,
+    json: Option<PathBuf>,
     files: Vec<PathBuf>,
 }
 
-fn parse_args() -> Result<Args, String> {
+fn parse_args(mut iter: impl Iterator<Item = String>) -> Result<Args, String> {
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_default();
@@ -43,9 +44,10 @@ fn parse_args() -> Result<Args, String> {
         segments: false,
         words: false,
         word_timestamps: true,
+        beam_size: TranscribeOptions::default().beam_size,
+        json: None,
         files: Vec::new(),
     };
-    let mut iter = std::env::args().skip(1);
     while let Some(arg) = iter.next() {
         let mut value = |name: &str| {
             iter.next()
@@ -67,6 +69,12 @@ fn parse_args() -> Result<Args, String> {
             "--segments" => args.segments = true,
             "--words" => args.words = true,
             "--no-word-timestamps" => args.word_timestamps = false,
+            "--beam-size" => {
+                args.beam_size = value("--beam-size")?
+                    .parse()
+                    .map_err(|e| format!("--beam-size: {e}"))?
+            }
+            "--json" => args.json = Some(PathBuf::from(value("--json")?)),
             "-h" | "--help" => return Err(USAGE.to_string()),
             _ => args.files.push(PathBuf::from(arg)),
         }
@@ -77,8 +85,9 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = parse_args()?;
+/// Transcribes the files named by `arguments`, printing a line per file and run.
+pub fn main(arguments: impl Iterator<Item = String>) -> Result<(), Box<dyn std::error::Error>> {
+    let args = parse_args(arguments)?;
     let started = Instant::now();
     let model = WhisperModel::load(
         &args.model,
@@ -86,30 +95,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             threads: args.threads,
         },
     )?;
+    let load_secs = started.elapsed().as_secs_f64();
     println!(
-        "model {} ({} threads) loaded in {:.2} s",
+        "model {} ({} threads) loaded in {load_secs:.2} s",
         model.info().name,
         model.threads(),
-        started.elapsed().as_secs_f64()
     );
     let options = TranscribeOptions {
         language: args.language.clone(),
         word_timestamps: args.word_timestamps,
+        beam_size: args.beam_size,
         ..TranscribeOptions::default()
     };
     let mut total_audio = 0.0;
     let mut total_wall = 0.0;
+    let mut runs = Vec::new();
     for file in &args.files {
         let (samples, rate) = wav::read_wav(file)?;
         if rate != 16_000 {
             return Err(format!("{}: sample rate {rate}, expected 16000", file.display()).into());
         }
+        let mut walls = Vec::new();
+        let mut last = None;
         for _ in 0..args.repeat.max(1) {
             let started = Instant::now();
             let result = model.transcribe(&samples, &options, &mut |_| {})?;
             let wall = started.elapsed().as_secs_f64();
             total_audio += result.duration_secs;
             total_wall += wall;
+            walls.push(wall);
             let text: String = result.segments.iter().map(|s| s.text.as_str()).collect();
             println!(
                 "{}\taudio {:.2} s\twall {:.3} s\tRTF {:.3}\t[{}]\t{}",
@@ -142,11 +156,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     );
                 }
             }
+            last = Some((result, text));
+        }
+        if let Some((result, text)) = last {
+            runs.push(FileRun {
+                path: file.display().to_string(),
+                audio_secs: result.duration_secs,
+                wall_secs: crate::compare::median(&walls),
+                text: text.trim().to_string(),
+                words: result
+                    .segments
+                    .iter()
+                    .flat_map(|s| &s.words)
+                    .map(|w| Word {
+                        word: w.word.clone(),
+                        start: w.start_secs,
+                        end: w.end_secs,
+                    })
+                    .collect(),
+            });
         }
     }
     println!(
         "total\taudio {total_audio:.2} s\twall {total_wall:.3} s\tRTF {:.3}",
         total_wall / total_audio.max(1e-9)
     );
+    if let Some(json) = &args.json {
+        EngineRun {
+            engine: "dalston".to_string(),
+            version: format!("dalston-models {}", env!("CARGO_PKG_VERSION")),
+            model: args.model.display().to_string(),
+            threads: model.threads(),
+            beam_size: args.beam_size,
+            load_secs,
+            peak_rss_kib: report::peak_rss_kib(),
+            files: runs,
+        }
+        .write(json)?;
+    }
     Ok(())
 }
