@@ -1,7 +1,8 @@
 //! Speaker diarization logic that needs no model and no I/O: where to take speaker embeddings
 //! ([`windows`]), how to group them into speakers ([`cluster`]), how labelled windows become
 //! speaker turns ([`turns`]), and how turns give every word and segment of a transcript its
-//! speaker ([`assign`]).
+//! speaker ([`assign`]); and how diarization is measured ([`der`] on recordings [`compose`]d
+//! from single-speaker clips).
 //!
 //! The pipeline (the engine supplies speech regions from VAD and one embedding per window):
 //! 1.0 s windows every 0.5 s over the speech → agglomerative clustering with average linkage on
@@ -11,6 +12,8 @@
 
 pub mod assign;
 pub mod cluster;
+pub mod compose;
+pub mod der;
 pub mod turns;
 pub mod windows;
 

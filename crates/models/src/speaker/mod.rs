@@ -43,6 +43,9 @@ pub type Embedding = Vec<f32>;
 pub struct SpeakerEncoder {
     network: Network,
     mel: MelPower,
+    /// One worker: the LSTM's small matmuls lose more to synchronisation than they gain from a
+    /// second thread, and diarization runs beside transcription, which has the other core.
+    pool: rayon::ThreadPool,
 }
 
 impl std::fmt::Debug for SpeakerEncoder {
@@ -63,9 +66,15 @@ impl SpeakerEncoder {
             return Err(ModelError::MissingFile { path });
         }
         let tensors = checkpoint::read_state_dict(&path, "model_state")?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|index| format!("speaker-{index}"))
+            .build()
+            .map_err(ModelError::ThreadPool)?;
         Ok(Self {
             network: Network::from_state_dict(&path, tensors, N_MELS)?,
             mel: MelPower::new(),
+            pool,
         })
     }
 
@@ -91,7 +100,10 @@ impl SpeakerEncoder {
         for batch in mels.chunks(MAX_BATCH * partial_len) {
             let count = batch.len() / partial_len;
             let input = Tensor::from_slice(batch, (count, PARTIAL_FRAMES, N_MELS), &Device::Cpu)?;
-            let output: Vec<Vec<f32>> = self.network.forward(&input)?.to_vec2()?;
+            let output: Vec<Vec<f32>> = self
+                .pool
+                .install(|| self.network.forward(&input))?
+                .to_vec2()?;
             embeddings.extend(output);
         }
         Ok(embeddings)
