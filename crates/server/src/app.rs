@@ -9,7 +9,9 @@ use anyhow::Context as _;
 use axum::extract::DefaultBodyLimit;
 use dalston_audio::FfmpegPolicy;
 use dalston_core::retry::RetryPolicy;
-use dalston_engine::engines::{MergeEngine, PrepareEngine, TranscribeEngine, WhisperCatalog};
+use dalston_engine::engines::{
+    DiarizeEngine, MergeEngine, PrepareEngine, TranscribeEngine, WhisperCatalog,
+};
 use dalston_engine::runner::{Runner, RunnerConfig};
 use dalston_engine::{Engine, TaskEvents};
 use dalston_models::LoadOptions;
@@ -113,11 +115,21 @@ impl Application {
             } else {
                 FfmpegPolicy::Never
             };
-            vec![
+            let mut engines: Vec<Arc<dyn Engine>> = vec![
                 PrepareEngine::new(config.limits.max_audio_duration_secs, ffmpeg),
                 TranscribeEngine::new(Arc::clone(&catalog), config.engine.beam_size),
                 MergeEngine::new(),
-            ]
+            ];
+            // Diarization is optional: without the speaker model, jobs asking for speakers
+            // get a transcript and a warning.
+            match DiarizeEngine::load(&config.models_dir) {
+                Ok(diarize) => engines.push(diarize),
+                Err(error) => tracing::warn!(
+                    error = %error,
+                    "speaker diarization is unavailable; run scripts/fetch-models to install the speaker model"
+                ),
+            }
+            engines
         } else {
             Vec::new()
         };
