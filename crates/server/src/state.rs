@@ -8,7 +8,7 @@ use dalston_engine::EngineCapabilities;
 use dalston_engine::engines::WhisperCatalog;
 use dalston_orchestrator::Orchestrator;
 use dalston_queue::TaskQueue;
-use dalston_store::{BlobStore, MetadataStore, WebhookStore};
+use dalston_store::{BlobStore, EngineRegistry, MetadataStore, WebhookStore};
 use tokio::sync::mpsc;
 
 use crate::config::LimitsConfig;
@@ -16,13 +16,15 @@ use crate::config::LimitsConfig;
 pub struct AppState {
     pub store: Arc<dyn MetadataStore>,
     pub webhooks: Arc<dyn WebhookStore>,
+    /// Engines of the whole deployment, as they heartbeat.
+    pub registry: Arc<dyn EngineRegistry>,
     pub blobs: BlobStore,
     pub queue: Arc<dyn TaskQueue>,
     pub orchestrator: Orchestrator,
     /// Wakes the orchestrator for a job (job created, cancelled).
     pub job_events: mpsc::UnboundedSender<dalston_core::JobId>,
     pub catalog: Arc<WhisperCatalog>,
-    /// Engines running in this deployment (for planning, `/ready` and `/v1/engines`).
+    /// Engines this build provides, for planning (the registry says which are running).
     pub engines: Vec<EngineCapabilities>,
     pub limits: LimitsConfig,
     pub auth_disabled: bool,
