@@ -404,7 +404,7 @@ async fn a_gateway_killed_during_an_upload_leaves_no_half_written_job() {
         .json()
         .await
         .expect("json");
-    let jobs = listed["data"].as_array().expect("data");
+    let jobs = listed["jobs"].as_array().expect("jobs");
     let ids: Vec<&str> = jobs.iter().filter_map(|j| j["id"].as_str()).collect();
     assert_eq!(
         ids,
