@@ -33,6 +33,8 @@ const PROMPT_RESET_ON_TEMPERATURE: f32 = 0.5;
 const SAMPLING_SEED: u64 = 0x5EED_0FD4_1570_u64;
 /// Largest beam accepted: the batched decoder step is tuned for a handful of rows.
 pub const MAX_BEAM_SIZE: usize = 16;
+/// Peak amplitude below which a window counts as inaudible: −70 dBFS, about ten 16-bit steps.
+const INAUDIBLE_PEAK: f32 = 3.2e-4;
 /// Seconds per mel frame.
 const SECS_PER_FRAME: f64 = HOP_LENGTH as f64 / SAMPLE_RATE as f64;
 
@@ -96,6 +98,19 @@ impl WhisperModel {
             let segment_frames = N_FRAMES.min(content_frames - seek);
             let time_offset_secs = seek as f64 * SECS_PER_FRAME;
             let segments_before = segments.len();
+            let window_samples = samples
+                .get(seek * HOP_LENGTH..((seek + segment_frames) * HOP_LENGTH).min(samples.len()))
+                .unwrap_or_default();
+            if is_inaudible(window_samples) {
+                tracing::debug!(seek, "window skipped: no audible signal");
+                seek += segment_frames;
+                on_progress(TranscribeProgress {
+                    processed_secs: (seek as f64 * SECS_PER_FRAME).min(duration_secs),
+                    total_secs: duration_secs,
+                    new_segments: Vec::new(),
+                });
+                continue;
+            }
             let window = mel.window(seek);
             let prompt = &all_tokens[prompt_reset_since..];
             let decoded = self.pool.install(|| {
@@ -373,6 +388,13 @@ fn needs_fallback(result: &DecodeResult, options: &TranscribeOptions) -> bool {
     (too_repetitive || too_unsure) && !silent
 }
 
+/// Whether a window holds no audible signal at all (digital silence, or dither a few 16-bit
+/// steps high). Such a window is skipped without decoding: beam search finds a confident
+/// hallucination in pure silence often enough that the no-speech test alone lets it through.
+fn is_inaudible(samples: &[f32]) -> bool {
+    samples.iter().all(|sample| sample.abs() < INAUDIBLE_PEAK)
+}
+
 /// OpenAI's skip test: likely no speech, and not confidently decoded text either.
 fn is_silence(result: &DecodeResult, options: &TranscribeOptions) -> bool {
     let Some(no_speech) = options.no_speech_threshold else {
@@ -406,6 +428,14 @@ mod tests {
         assert!(needs_fallback(&result(0.1, -0.3, 3.0), &options));
         assert!(needs_fallback(&result(0.1, -1.5, 1.5), &options));
         assert!(!needs_fallback(&result(0.9, -1.5, 1.5), &options));
+    }
+
+    #[test]
+    fn only_a_signal_below_minus_70_dbfs_is_inaudible() {
+        assert!(is_inaudible(&[0.0; 100]));
+        assert!(is_inaudible(&[3e-5, -6e-5, 1e-4]));
+        assert!(!is_inaudible(&[0.0, 0.0, 0.01]));
+        assert!(is_inaudible(&[]));
     }
 
     #[test]
