@@ -19,6 +19,16 @@ const JFK_WORD_ENDS_SECS: [(&str, usize, f64); 4] = [
     ("you", 0, 7.5),
     ("country", 1, 10.3),
 ];
+/// tiny.en has no alignment heads in its `config.json` (the last half of the decoder layers
+/// stand in), and it runs "for you, ask" together: faster-whisper 1.2.1 on the same model puts
+/// the end of "you" at 8.02–8.04 s (beam 1 and 5), not at the speech's 7.5 s. The reference
+/// engine's timing is what tiny.en is held to there.
+const TINY_EN_JFK_WORD_ENDS_SECS: [(&str, usize, f64); 4] = [
+    ("americans", 0, 2.0),
+    ("not", 0, 4.25),
+    ("you", 0, 8.03),
+    ("country", 1, 10.3),
+];
 const END_TOLERANCE_SECS: f64 = 0.35;
 const LIBRIVOX_CLIP: &str = "librivox/sense_and_sensibility_01_austen_64kb-0870.wav";
 
@@ -92,7 +102,7 @@ fn assert_clean_words(result: &Transcription) {
     );
 }
 
-fn assert_jfk_words(model: &WhisperModel) {
+fn assert_jfk_words(model: &WhisperModel, word_ends_secs: &[(&str, usize, f64)]) {
     let result = transcribe(model, &samples("jfk.wav"), &TranscribeOptions::default());
     assert_clean_words(&result);
     let all = words(&result);
@@ -107,7 +117,7 @@ fn assert_jfk_words(model: &WhisperModel) {
         "{}",
         describe(&result)
     );
-    for (probe, occurrence, expected_end) in JFK_WORD_ENDS_SECS {
+    for &(probe, occurrence, expected_end) in word_ends_secs {
         let found = all
             .iter()
             .zip(&spoken)
@@ -126,12 +136,12 @@ fn assert_jfk_words(model: &WhisperModel) {
 
 #[test]
 fn base_times_every_jfk_word() {
-    assert_jfk_words(base());
+    assert_jfk_words(base(), &JFK_WORD_ENDS_SECS);
 }
 
 #[test]
 fn tiny_en_times_every_jfk_word() {
-    assert_jfk_words(tiny_en());
+    assert_jfk_words(tiny_en(), &TINY_EN_JFK_WORD_ENDS_SECS);
 }
 
 #[test]

@@ -100,6 +100,8 @@ async fn the_console_runs_a_job_from_upload_to_a_played_transcript_and_shows_fai
             max_attempts: 1,
             poll_interval_ms: 200,
             timeout_secs: 2,
+            // The test's webhook targets are on loopback.
+            allow_private_targets: true,
             ..WebhookConfig::default()
         }),
         ..Default::default()
