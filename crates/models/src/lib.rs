@@ -1,5 +1,5 @@
-//! Model loading and inference for Dalston: today, Whisper speech recognition on CTranslate2
-//! weights, run with candle on the CPU.
+//! Model loading and inference for Dalston: Whisper speech recognition on CTranslate2 weights
+//! and Silero voice activity detection, run with candle on the CPU.
 //!
 //! This crate owns the numerics (mel front end, network, tokenizer, decoding policy) and
 //! nothing else: it takes 16 kHz mono samples and returns text with timings. It never decodes
@@ -9,6 +9,7 @@
 //! through the `cancel` flag in the options.
 
 mod error;
+pub mod vad;
 pub mod whisper;
 
 pub use error::ModelError;

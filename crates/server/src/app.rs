@@ -13,6 +13,7 @@ use dalston_engine::engines::{MergeEngine, PrepareEngine, TranscribeEngine, Whis
 use dalston_engine::runner::{Runner, RunnerConfig};
 use dalston_engine::{Engine, TaskEvents};
 use dalston_models::LoadOptions;
+use dalston_models::vad::SileroVad;
 use dalston_orchestrator::Orchestrator;
 use dalston_queue::{DEFAULT_MAX_DELIVERIES, EmbeddedQueue, TaskQueue};
 use dalston_store::{BlobStore, MetadataStore, SqliteStore, WebhookStore};
@@ -113,8 +114,17 @@ impl Application {
             } else {
                 FfmpegPolicy::Never
             };
+            let vad_dir = config.models_dir.join("silero-vad");
+            let vad = tokio::task::spawn_blocking(move || SileroVad::load(&vad_dir))
+                .await?
+                .map_err(|error| {
+                    anyhow::anyhow!(
+                        "loading Silero VAD: {error}; run scripts/fetch-models or set {}",
+                        crate::config::env::MODELS_DIR
+                    )
+                })?;
             vec![
-                PrepareEngine::new(config.limits.max_audio_duration_secs, ffmpeg),
+                PrepareEngine::new(config.limits.max_audio_duration_secs, ffmpeg, Arc::new(vad)),
                 TranscribeEngine::new(Arc::clone(&catalog)),
                 MergeEngine::new(),
             ]

@@ -132,6 +132,37 @@ impl BlobStore {
         Ok(size)
     }
 
+    /// Streams a local file into the blob, one part at a time.
+    ///
+    /// # Errors
+    /// Reading the file or writing the blob failed; no partial blob is left.
+    pub async fn put_file(&self, key: &str, source: &LocalPath) -> Result<u64, StoreError> {
+        const PART_BYTES: usize = 1 << 20;
+        let file = tokio::fs::File::open(source).await?;
+        // The state is the file while more of it may follow.
+        let parts = futures::stream::unfold(Some(file), |file| async move {
+            let mut file = file?;
+            let mut part = vec![0u8; PART_BYTES];
+            let mut filled = 0;
+            while filled < PART_BYTES {
+                match tokio::io::AsyncReadExt::read(&mut file, &mut part[filled..]).await {
+                    Ok(0) => break,
+                    Ok(read) => filled += read,
+                    Err(error) => return Some((Err(Box::new(error) as StreamError), None)),
+                }
+            }
+            part.truncate(filled);
+            let more = (filled == PART_BYTES).then_some(file);
+            (filled > 0).then(|| (Ok(Bytes::from(part)), more))
+        });
+        self.put_stream(key, Box::pin(parts))
+            .await
+            .map_err(|error| match error {
+                Ok(stream_error) => StoreError::Io(std::io::Error::other(stream_error)),
+                Err(store_error) => store_error,
+            })
+    }
+
     pub async fn get_bytes(&self, key: &str) -> Result<Bytes, StoreError> {
         let result = self
             .inner
@@ -255,6 +286,23 @@ mod tests {
                 .expect_err("gone")
                 .is_not_found()
         );
+    }
+
+    #[tokio::test]
+    async fn files_of_several_parts_upload_whole() {
+        let (dir, store) = store();
+        let source = dir.path().join("source.bin");
+        let contents: Vec<u8> = (0..(5u32 << 19)).map(|index| (index % 251) as u8).collect();
+        std::fs::write(&source, &contents).expect("write");
+        let key = BlobKey::original_audio(&JobId::generate());
+        assert_eq!(
+            store.put_file(&key, &source).await.expect("put"),
+            contents.len() as u64
+        );
+        assert_eq!(store.get_bytes(&key).await.expect("get").as_ref(), contents);
+        let empty = dir.path().join("empty.bin");
+        std::fs::write(&empty, b"").expect("write");
+        assert_eq!(store.put_file(&key, &empty).await.expect("put"), 0);
     }
 
     #[tokio::test]

@@ -5,5 +5,5 @@ pub mod prepare;
 pub mod transcribe;
 
 pub use merge::MergeEngine;
-pub use prepare::{PrepareEngine, PreparedAudio};
+pub use prepare::{PrepareEngine, PreparedAudio, SpeechRegion};
 pub use transcribe::{TranscribeEngine, TranscribeResult, WhisperCatalog};

@@ -46,6 +46,17 @@ pub fn load_model(name: &str) -> WhisperModel {
     }
 }
 
+/// The Silero VAD model directory (`silero-vad`).
+pub fn vad_dir() -> PathBuf {
+    let dir = cache_dir("DALSTON_MODELS_DIR", "models").join("silero-vad");
+    assert!(
+        dir.join("silero_vad_16k.safetensors").is_file(),
+        "Silero VAD is missing from {}: run scripts/fetch-models (or set DALSTON_MODELS_DIR)",
+        dir.display()
+    );
+    dir
+}
+
 /// 16 kHz samples of a test recording.
 pub fn samples(name: &str) -> Vec<f32> {
     let (samples, rate) = match read_wav(&test_data(name)) {
