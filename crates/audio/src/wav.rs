@@ -339,7 +339,7 @@ fn corrupt(detail: &str) -> AudioError {
 
 #[cfg(test)]
 mod tests {
-    use super::{decode_wav_pcm16, encode_wav_pcm16};
+    use super::{WavReader, WavWriter, decode_wav_pcm16, encode_wav_pcm16};
     use crate::AudioError;
 
     #[test]
