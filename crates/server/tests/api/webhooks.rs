@@ -125,16 +125,20 @@ async fn app_with_fast_retries() -> TestApp {
     app_with_retries_after(100).await
 }
 
-/// Registers a webhook for `url` (all events) and returns its id and secret.
-async fn register(app: &TestApp, url: &str) -> (String, String) {
-    let response = app
-        .client
+/// `POST /v1/webhooks` for `url` (all events), whatever the answer.
+async fn post_webhook(app: &TestApp, url: &str) -> reqwest::Response {
+    app.client
         .post(app.url("/v1/webhooks"))
         .bearer_auth(ADMIN_KEY)
         .json(&serde_json::json!({ "url": url }))
         .send()
         .await
-        .expect("create");
+        .expect("create")
+}
+
+/// Registers a webhook for `url` (all events) and returns its id and secret.
+async fn register(app: &TestApp, url: &str) -> (String, String) {
+    let response = post_webhook(app, url).await;
     assert_eq!(response.status(), 201);
     let created: Value = response.json().await.expect("json");
     (
@@ -480,14 +484,7 @@ async fn private_targets_are_refused_unless_allowed() {
         "http://10.1.2.3/hook",
         "http://[::ffff:192.168.0.1]/hook",
     ] {
-        let response = app
-            .client
-            .post(app.url("/v1/webhooks"))
-            .bearer_auth(ADMIN_KEY)
-            .json(&serde_json::json!({ "url": url }))
-            .send()
-            .await
-            .expect("create");
+        let response = post_webhook(&app, url).await;
         assert_eq!(response.status(), 400, "{url}");
         let body: Value = response.json().await.expect("json");
         assert_eq!(
