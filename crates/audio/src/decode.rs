@@ -11,9 +11,32 @@ use tracing::{debug, info};
 use crate::ffmpeg::{FfmpegFailure, decode_with_ffmpeg};
 use crate::native::{NativeFailure, decode_with_symphonia};
 use crate::sniff::{SNIFF_LEN, header_is_media, looks_like_media};
-use crate::{AudioError, DecodeOptions, DecodedAudio, FfmpegPolicy};
+use crate::{
+    AudioError, AudioInfo, DecodeOptions, DecodedAudio, FfmpegPolicy, SampleCounter, SampleSink,
+};
 
-/// Decode any supported file to 16 kHz mono `f32`.
+/// Decode any supported file to 16 kHz mono `f32`, all in memory: [`decode_file_to`] into a
+/// `Vec`. See there for the rules and errors.
+///
+/// # Errors
+/// As [`decode_file_to`].
+pub fn decode_file(path: &Path, options: &DecodeOptions) -> Result<DecodedAudio, AudioError> {
+    let mut samples = Vec::new();
+    let info = decode_file_to(path, options, &mut samples)?;
+    Ok(DecodedAudio { samples, info })
+}
+
+/// Decode a whole file and keep nothing: whether it is audio Dalston can read, and how long it
+/// is, in the memory of one decoded block. [`decode_file_to`] into a [`SampleCounter`].
+///
+/// # Errors
+/// As [`decode_file_to`].
+pub fn probe_file(path: &Path, options: &DecodeOptions) -> Result<AudioInfo, AudioError> {
+    decode_file_to(path, options, &mut SampleCounter::default())
+}
+
+/// Decode any supported file to 16 kHz mono `f32` blocks, handed to `sink` as they are
+/// decoded.
 ///
 /// Channels are downmixed by averaging; other rates are resampled to
 /// [`TARGET_SAMPLE_RATE_HZ`](crate::TARGET_SAMPLE_RATE_HZ) with rubato's FFT resampler. symphonia
@@ -33,7 +56,12 @@ use crate::{AudioError, DecodeOptions, DecodedAudio, FfmpegPolicy};
 /// - [`AudioError::TooLong`]: longer than [`DecodeOptions::max_duration_secs`].
 /// - [`AudioError::Io`]: the file cannot be read.
 /// - [`AudioError::Resample`]: the resampler failed.
-pub fn decode_file(path: &Path, options: &DecodeOptions) -> Result<DecodedAudio, AudioError> {
+/// - whatever error `sink` returns, which stops decoding.
+pub fn decode_file_to(
+    path: &Path,
+    options: &DecodeOptions,
+    sink: &mut dyn SampleSink,
+) -> Result<AudioInfo, AudioError> {
     let started = Instant::now();
     let header = read_header(path)?;
     if header.is_empty() {
@@ -42,31 +70,33 @@ pub fn decode_file(path: &Path, options: &DecodeOptions) -> Result<DecodedAudio,
     // symphonia is pure safe Rust, but a decoder bug on hostile input surfaces as a panic (an
     // index out of bounds); one bad upload must not take down the worker, so it becomes
     // `Corrupt`. The closure owns all its state, so nothing half-updated is observed afterwards.
-    let native = catch_unwind(AssertUnwindSafe(|| decode_with_symphonia(path, options)))
-        .unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|message| (*message).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
-            Err(NativeFailure::Failed(AudioError::Corrupt {
-                detail: format!("the symphonia decoder crashed on this input: {message}"),
-            }))
-        });
+    let native = catch_unwind(AssertUnwindSafe(|| {
+        decode_with_symphonia(path, options, &mut *sink)
+    }))
+    .unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|message| (*message).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        Err(NativeFailure::Failed(AudioError::Corrupt {
+            detail: format!("the symphonia decoder crashed on this input: {message}"),
+        }))
+    });
     let decoded = match native {
         Ok(decoded) => Ok(decoded),
         Err(NativeFailure::NotHandled { detail }) => {
-            decode_with_fallback(path, options, &header, &detail, None)
+            decode_with_fallback(path, options, &header, &detail, None, sink)
         }
         Err(NativeFailure::Failed(error @ AudioError::Corrupt { .. })) => {
             let detail = error.to_string();
-            decode_with_fallback(path, options, &header, &detail, Some(error))
+            decode_with_fallback(path, options, &header, &detail, Some(error), sink)
         }
         Err(NativeFailure::Failed(error)) => Err(error),
     }?;
     debug!(
-        format = %decoded.info.format,
-        duration_secs = decoded.info.duration_secs,
+        format = %decoded.format,
+        duration_secs = decoded.duration_secs,
         elapsed_ms = started.elapsed().as_millis(),
         "decoded audio file"
     );
@@ -75,13 +105,15 @@ pub fn decode_file(path: &Path, options: &DecodeOptions) -> Result<DecodedAudio,
 
 /// Try ffmpeg after symphonia failed with `symphonia_detail`. `symphonia_error` is what to
 /// return when ffmpeg does no better; `None` means symphonia could not take the input at all.
+/// `sink` is restarted first: symphonia may have fed it part of the stream.
 fn decode_with_fallback(
     path: &Path,
     options: &DecodeOptions,
     header: &[u8],
     symphonia_detail: &str,
     symphonia_error: Option<AudioError>,
-) -> Result<DecodedAudio, AudioError> {
+    sink: &mut dyn SampleSink,
+) -> Result<AudioInfo, AudioError> {
     let unsupported = |remedy: &str| AudioError::Unsupported {
         detail: if looks_like_media(path, header) {
             format!("audio or video that symphonia cannot decode ({symphonia_detail}); {remedy}")
@@ -94,10 +126,11 @@ fn decode_with_fallback(
             symphonia_error.unwrap_or_else(|| unsupported("the ffmpeg fallback is disabled"))
         );
     }
-    let failure = match decode_with_ffmpeg(path, options) {
+    sink.restart()?;
+    let failure = match decode_with_ffmpeg(path, options, sink) {
         Ok(decoded) => {
             info!(
-                format = %decoded.info.format,
+                format = %decoded.format,
                 symphonia_error = symphonia_detail,
                 "decoded audio with the ffmpeg fallback"
             );

@@ -39,6 +39,12 @@ pub enum AudioError {
         /// The resampler's own message.
         detail: String,
     },
+    /// The [`SampleSink`](crate::SampleSink) the audio was decoded into failed.
+    #[error("failed to process the decoded audio: {detail}")]
+    Sink {
+        /// The sink's own message.
+        detail: String,
+    },
 }
 
 impl AudioError {
@@ -51,6 +57,7 @@ impl AudioError {
             AudioError::TooLong { .. } => "audio_too_long",
             AudioError::Io(_) => "io_error",
             AudioError::Resample { .. } => "resample_error",
+            AudioError::Sink { .. } => "sink_error",
         }
     }
 }
@@ -88,6 +95,12 @@ mod tests {
                     detail: String::new(),
                 },
                 "resample_error",
+            ),
+            (
+                AudioError::Sink {
+                    detail: String::new(),
+                },
+                "sink_error",
             ),
         ];
         for (error, code) in cases {

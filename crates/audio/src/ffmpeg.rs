@@ -15,7 +15,7 @@ use serde::Deserialize;
 use tracing::warn;
 
 use crate::limit::check_declared_duration;
-use crate::{AudioError, AudioInfo, DecodeOptions, DecodedAudio, TARGET_SAMPLE_RATE_HZ};
+use crate::{AudioError, AudioInfo, DecodeOptions, SampleSink, TARGET_SAMPLE_RATE_HZ};
 
 /// Most bytes of ffmpeg's error output kept for error messages; a damaged file can make ffmpeg
 /// print one line per bad packet.
@@ -40,11 +40,13 @@ impl From<AudioError> for FfmpegFailure {
     }
 }
 
-/// Decode `path` with ffmpeg into 16 kHz mono, describing the input with ffprobe.
+/// Decode `path` with ffmpeg into 16 kHz mono blocks for `output`, describing the input with
+/// ffprobe.
 pub(crate) fn decode_with_ffmpeg(
     path: &Path,
     options: &DecodeOptions,
-) -> Result<DecodedAudio, FfmpegFailure> {
+    output: &mut dyn SampleSink,
+) -> Result<AudioInfo, FfmpegFailure> {
     let input = file_url(path);
     let probe = probe_first_audio_stream(&input)?;
     let file_len_bytes = std::fs::metadata(path).map_err(AudioError::Io)?.len();
@@ -54,9 +56,9 @@ pub(crate) fn decode_with_ffmpeg(
         options.max_duration_secs,
     )?;
     let format = format!("ffmpeg:{}", probe.codec);
-    let (samples, status, stderr) = run_ffmpeg(&input, options.max_duration_secs)?;
+    let (samples, status, stderr) = run_ffmpeg(&input, options.max_duration_secs, output)?;
     if !status.success() {
-        if samples.is_empty() {
+        if samples == 0 {
             return Err(AudioError::Corrupt {
                 detail: format!("ffmpeg failed to decode {}: {stderr}", probe.codec),
             }
@@ -68,18 +70,15 @@ pub(crate) fn decode_with_ffmpeg(
             "ffmpeg stopped with an error; keeping the audio decoded so far"
         );
     }
-    if samples.is_empty() {
+    if samples == 0 {
         return Err(AudioError::Empty.into());
     }
-    let duration_secs = samples.len() as f64 / f64::from(TARGET_SAMPLE_RATE_HZ);
-    Ok(DecodedAudio {
-        samples,
-        info: AudioInfo {
-            duration_secs,
-            channels: probe.channels,
-            sample_rate_hz: probe.sample_rate_hz,
-            format,
-        },
+    let duration_secs = samples as f64 / f64::from(TARGET_SAMPLE_RATE_HZ);
+    Ok(AudioInfo {
+        duration_secs,
+        channels: probe.channels,
+        sample_rate_hz: probe.sample_rate_hz,
+        format,
     })
 }
 
@@ -164,11 +163,13 @@ fn probe_first_audio_stream(input: &OsString) -> Result<ProbedStream, FfmpegFail
     })
 }
 
-/// Run ffmpeg, returning the samples it wrote, its exit status and its error output.
+/// Run ffmpeg into `output`, returning how many samples it wrote, its exit status and its error
+/// output.
 fn run_ffmpeg(
     input: &OsString,
     max_duration_secs: Option<f64>,
-) -> Result<(Vec<f32>, std::process::ExitStatus, String), FfmpegFailure> {
+    output: &mut dyn SampleSink,
+) -> Result<(u64, std::process::ExitStatus, String), FfmpegFailure> {
     let rate = TARGET_SAMPLE_RATE_HZ.to_string();
     let mut child = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
@@ -195,7 +196,7 @@ fn run_ffmpeg(
             kept
         })
     });
-    let read_result = read_samples(&mut child, max_duration_secs);
+    let read_result = read_samples(&mut child, max_duration_secs, output);
     if read_result.is_err() {
         // Stop ffmpeg at once rather than letting it decode the rest of a refused file.
         if let Err(error) = child.kill() {
@@ -211,15 +212,21 @@ fn run_ffmpeg(
     Ok((samples, status?, stderr))
 }
 
-/// Read ffmpeg's `f32le` output until it ends or passes `max_duration_secs`.
-fn read_samples(child: &mut Child, max_duration_secs: Option<f64>) -> Result<Vec<f32>, AudioError> {
+/// Read ffmpeg's `f32le` output into `output` until it ends or passes `max_duration_secs`;
+/// returns the number of samples read.
+fn read_samples(
+    child: &mut Child,
+    max_duration_secs: Option<f64>,
+    output: &mut dyn SampleSink,
+) -> Result<u64, AudioError> {
     let Some(stdout) = child.stdout.as_mut() else {
         return Err(AudioError::Io(std::io::Error::other(
             "ffmpeg stdout was not captured",
         )));
     };
     let max_samples = max_duration_secs.map(|secs| secs * f64::from(TARGET_SAMPLE_RATE_HZ));
-    let mut samples = Vec::new();
+    let mut total = 0u64;
+    let mut samples = Vec::with_capacity(READ_CHUNK_BYTES / 4 + 1);
     let mut buffer = vec![0u8; READ_CHUNK_BYTES];
     // Bytes of a sample split across two reads.
     let mut carry: Vec<u8> = Vec::with_capacity(4);
@@ -247,16 +254,19 @@ fn read_samples(child: &mut Child, max_duration_secs: Option<f64>) -> Result<Vec
                 .map(|sample| f32::from_le_bytes([sample[0], sample[1], sample[2], sample[3]])),
         );
         carry.extend_from_slice(&bytes[whole..]);
+        total += samples.len() as u64;
         if let Some(max_samples) = max_samples
-            && samples.len() as f64 > max_samples
+            && total as f64 > max_samples
         {
             return Err(AudioError::TooLong {
-                duration_secs: samples.len() as f64 / f64::from(TARGET_SAMPLE_RATE_HZ),
+                duration_secs: total as f64 / f64::from(TARGET_SAMPLE_RATE_HZ),
                 max_secs: max_duration_secs.unwrap_or_default(),
             });
         }
+        output.push(&samples)?;
+        samples.clear();
     }
-    Ok(samples)
+    Ok(total)
 }
 
 fn spawn_failure(error: std::io::Error) -> FfmpegFailure {

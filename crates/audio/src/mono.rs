@@ -1,15 +1,19 @@
 //! Turning decoded buffers of any rate and channel count into one 16 kHz mono signal.
 
 use crate::resample::StreamResampler;
-use crate::{AudioError, TARGET_SAMPLE_RATE_HZ};
+use crate::{AudioError, SampleSink, TARGET_SAMPLE_RATE_HZ};
 
-/// Collects decoded audio as 16 kHz mono: each buffer is downmixed by averaging its channels and
-/// resampled on the fly, so memory holds only the model-ready output.
+/// Turns decoded audio into 16 kHz mono for a [`SampleSink`]: each buffer is downmixed by
+/// averaging its channels and resampled on the fly, and what is ready goes on at once, so
+/// memory holds one buffer, not the signal.
 ///
 /// The source rate may change between buffers (chained Ogg streams, odd MP3s): the running
 /// resampler is flushed and a new one started.
 pub(crate) struct MonoSink {
+    /// Scratch for one buffer's resampled output.
     output: Vec<f32>,
+    /// Samples handed to the sink so far.
+    emitted: u64,
     segment: Option<Segment>,
     /// Scratch for one downmixed buffer.
     mono: Vec<f32>,
@@ -30,6 +34,7 @@ impl MonoSink {
     pub(crate) fn new(max_duration_secs: Option<f64>) -> Self {
         Self {
             output: Vec::new(),
+            emitted: 0,
             segment: None,
             mono: Vec::new(),
             source_secs: 0.0,
@@ -42,17 +47,19 @@ impl MonoSink {
         self.source_secs
     }
 
-    /// Add one buffer of interleaved samples.
+    /// Add one buffer of interleaved samples, passing what is ready on to `sink`.
     ///
     /// # Errors
     ///
     /// [`AudioError::TooLong`] once the audio received passes the limit; [`AudioError::Resample`]
-    /// when the resampler fails; [`AudioError::Corrupt`] for a zero rate or channel count.
+    /// when the resampler fails; [`AudioError::Corrupt`] for a zero rate or channel count; the
+    /// sink's own errors.
     pub(crate) fn push_interleaved(
         &mut self,
         rate_hz: u32,
         channels: usize,
         interleaved: &[f32],
+        sink: &mut dyn SampleSink,
     ) -> Result<(), AudioError> {
         if rate_hz == 0 || channels == 0 {
             return Err(AudioError::Corrupt {
@@ -74,7 +81,7 @@ impl MonoSink {
             .as_ref()
             .is_none_or(|segment| segment.rate_hz != rate_hz)
         {
-            self.finish_segment()?;
+            self.finish_segment(sink)?;
             let resampler = if rate_hz == TARGET_SAMPLE_RATE_HZ {
                 None
             } else {
@@ -90,16 +97,16 @@ impl MonoSink {
             Some(resampler) => resampler.push(&self.mono, &mut self.output)?,
             None => self.output.extend_from_slice(&self.mono),
         }
-        Ok(())
+        self.flush(sink)
     }
 
-    /// Flush the resampler and return the 16 kHz mono signal.
-    pub(crate) fn finish(mut self) -> Result<Vec<f32>, AudioError> {
-        self.finish_segment()?;
-        Ok(self.output)
+    /// Flush the resampler into `sink`; returns how many samples the sink received in all.
+    pub(crate) fn finish(mut self, sink: &mut dyn SampleSink) -> Result<u64, AudioError> {
+        self.finish_segment(sink)?;
+        Ok(self.emitted)
     }
 
-    fn finish_segment(&mut self) -> Result<(), AudioError> {
+    fn finish_segment(&mut self, sink: &mut dyn SampleSink) -> Result<(), AudioError> {
         if let Some(Segment {
             resampler: Some(resampler),
             ..
@@ -107,6 +114,13 @@ impl MonoSink {
         {
             resampler.finish(&mut self.output)?;
         }
+        self.flush(sink)
+    }
+
+    fn flush(&mut self, sink: &mut dyn SampleSink) -> Result<(), AudioError> {
+        self.emitted += self.output.len() as u64;
+        sink.push(&self.output)?;
+        self.output.clear();
         Ok(())
     }
 }
@@ -145,12 +159,13 @@ mod tests {
     #[test]
     fn sink_passes_16k_through_and_resamples_other_rates() {
         let mut sink = MonoSink::new(None);
-        sink.push_interleaved(16_000, 1, &vec![0.1; 16_000])
+        let mut output: Vec<f32> = Vec::new();
+        sink.push_interleaved(16_000, 1, &vec![0.1; 16_000], &mut output)
             .unwrap();
-        sink.push_interleaved(8_000, 2, &vec![0.2; 2 * 8_000])
+        sink.push_interleaved(8_000, 2, &vec![0.2; 2 * 8_000], &mut output)
             .unwrap();
         assert!((sink.source_secs() - 2.0).abs() < 1e-9);
-        let output = sink.finish().unwrap();
+        assert_eq!(sink.finish(&mut output).unwrap(), 32_000);
         assert_eq!(output.len(), 32_000);
         assert!(output[..16_000].iter().all(|&sample| sample == 0.1));
         // Away from the rate switch the resampled constant stays constant.
@@ -161,10 +176,11 @@ mod tests {
     #[test]
     fn sink_stops_at_the_duration_limit() {
         let mut sink = MonoSink::new(Some(1.5));
-        sink.push_interleaved(16_000, 1, &vec![0.0; 16_000])
+        let mut output: Vec<f32> = Vec::new();
+        sink.push_interleaved(16_000, 1, &vec![0.0; 16_000], &mut output)
             .unwrap();
         let error = sink
-            .push_interleaved(16_000, 1, &vec![0.0; 16_000])
+            .push_interleaved(16_000, 1, &vec![0.0; 16_000], &mut output)
             .unwrap_err();
         assert!(
             matches!(error, AudioError::TooLong { duration_secs, max_secs } if duration_secs == 2.0 && max_secs == 1.5)

@@ -15,7 +15,7 @@ use tracing::{debug, warn};
 
 use crate::limit::check_declared_duration;
 use crate::mono::MonoSink;
-use crate::{AudioError, AudioInfo, DecodeOptions, DecodedAudio};
+use crate::{AudioError, AudioInfo, DecodeOptions, SampleSink};
 
 /// Undecodable packets tolerated before a stream counts as corrupt, plus one per
 /// [`DECODED_PACKETS_PER_EXTRA_SKIP`] packets decoded well. A damaged byte range in a long file
@@ -46,11 +46,12 @@ impl From<AudioError> for NativeFailure {
     }
 }
 
-/// Decode `path` with symphonia into 16 kHz mono.
+/// Decode `path` with symphonia into 16 kHz mono blocks for `output`.
 pub(crate) fn decode_with_symphonia(
     path: &Path,
     options: &DecodeOptions,
-) -> Result<DecodedAudio, NativeFailure> {
+    output: &mut dyn SampleSink,
+) -> Result<AudioInfo, NativeFailure> {
     let file = File::open(path).map_err(AudioError::Io)?;
     let file_len_bytes = file.metadata().map_err(AudioError::Io)?.len();
     let source = MediaSourceStream::new(Box::new(file), Default::default());
@@ -156,7 +157,7 @@ pub(crate) fn decode_with_symphonia(
                 let channel_count = spec.channels().count();
                 first_spec.get_or_insert((channel_count, rate));
                 buffer.copy_to_vec_interleaved(&mut interleaved);
-                sink.push_interleaved(rate, channel_count, &interleaved)?;
+                sink.push_interleaved(rate, channel_count, &interleaved, output)?;
             }
             Err(SymphoniaError::Unsupported(feature)) if decoded_packets == 0 => {
                 // The stream needs something symphonia lacks (AAC Main profile, …); ffmpeg may
@@ -181,7 +182,7 @@ pub(crate) fn decode_with_symphonia(
                         .min(MAX_LOST_PACKET_SECS);
                     let lost_frames = (lost_secs * f64::from(rate)).round() as usize;
                     silence.resize(lost_frames, 0.0);
-                    sink.push_interleaved(rate, 1, &silence)?;
+                    sink.push_interleaved(rate, 1, &silence, output)?;
                 }
                 if skipped_packets
                     > MAX_SKIPPED_PACKETS + decoded_packets / DECODED_PACKETS_PER_EXTRA_SKIP
@@ -212,18 +213,15 @@ pub(crate) fn decode_with_symphonia(
         );
     }
     let duration_secs = sink.source_secs();
-    let samples = sink.finish()?;
-    let Some((channels, sample_rate_hz)) = first_spec.filter(|_| !samples.is_empty()) else {
+    let emitted = sink.finish(output)?;
+    let Some((channels, sample_rate_hz)) = first_spec.filter(|_| emitted > 0) else {
         return Err(AudioError::Empty.into());
     };
-    Ok(DecodedAudio {
-        samples,
-        info: AudioInfo {
-            duration_secs,
-            channels: u16::try_from(channels).unwrap_or(u16::MAX),
-            sample_rate_hz,
-            format,
-        },
+    Ok(AudioInfo {
+        duration_secs,
+        channels: u16::try_from(channels).unwrap_or(u16::MAX),
+        sample_rate_hz,
+        format,
     })
 }
 

@@ -2,33 +2,16 @@
 //! and started again (the job completes), and `transcribe` printing the words.
 #![expect(clippy::expect_used, reason = "tests panic with a message on failure")]
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dalston_core::wer::word_error_rate;
-
-const ADMIN_KEY: &str = "dk_process_test_admin_key_0123456789abcdefghij";
-const JFK_TEXT: &str = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
-
-fn home_cache(sub: &str, variable: &str) -> PathBuf {
-    std::env::var_os(variable).map_or_else(
-        || {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME"))
-                .join(".cache/dalston")
-                .join(sub)
-        },
-        PathBuf::from,
-    )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
+use support::{
+    ADMIN_KEY, JFK_TEXT, free_port, home_cache, is_finished, job, test_data, wait_for_port,
+};
 
 struct Server {
     child: Child,
@@ -56,35 +39,19 @@ fn start_server(data_dir: &Path, port: u16) -> Server {
         .spawn()
         .expect("start dalston serve");
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Server { child, base };
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    if wait_for_port(port, Duration::from_secs(60)) {
+        return Server { child, base };
     }
     let _ = child.kill();
     let _ = child.wait();
     panic!("dalston serve did not start listening on {port}");
 }
 
-async fn job(client: &reqwest::Client, server: &Server, id: &str) -> serde_json::Value {
-    client
-        .get(format!("{}/v1/audio/transcriptions/{id}", server.base))
-        .bearer_auth(ADMIN_KEY)
-        .send()
-        .await
-        .expect("get job")
-        .json()
-        .await
-        .expect("json")
-}
-
 #[tokio::test]
 async fn a_job_survives_a_killed_server_and_the_cli_prints_the_words() {
     let data_dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
-    let jfk = home_cache("test-data", "DALSTON_TEST_DATA_DIR").join("jfk.wav");
+    let jfk = test_data("jfk.wav");
     let client = reqwest::Client::new();
 
     let mut server = start_server(data_dir.path(), port);
@@ -107,7 +74,7 @@ async fn a_job_survives_a_killed_server_and_the_cli_prints_the_words() {
     // Kill the process while the transcribe stage runs.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let state = job(&client, &server, &id).await;
+        let state = job(&client, &server.base, &id).await;
         if state["current_stage"] == "transcribe" && state["status"] == "running" {
             break;
         }
@@ -129,11 +96,8 @@ async fn a_job_survives_a_killed_server_and_the_cli_prints_the_words() {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(180);
     let finished = loop {
-        let state = job(&client, &server, &id).await;
-        if matches!(
-            state["status"].as_str(),
-            Some("completed" | "failed" | "cancelled")
-        ) {
+        let state = job(&client, &server.base, &id).await;
+        if is_finished(&state) {
             break state;
         }
         assert!(

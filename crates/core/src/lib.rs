@@ -7,6 +7,7 @@
 //! they never decide one.
 
 pub mod dag;
+pub mod diarization;
 pub mod export;
 pub mod ids;
 pub mod job;

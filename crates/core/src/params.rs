@@ -61,7 +61,27 @@ pub struct JobParameters {
     pub webhook_style: crate::webhook::WebhookStyle,
     /// Deliver only to this registered webhook (ElevenLabs' `webhook_id`).
     pub webhook_id: Option<String>,
+    /// Voice activity detection settings; unset ones take the server's defaults.
+    pub vad: VadParameters,
 }
+
+/// How prepare finds speech (Silero VAD); `None` leaves a setting at the engine's default.
+/// Only speech reaches the transcriber, so these decide what counts as something to transcribe.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VadParameters {
+    /// Speech probability (0–1, exclusive) at or above which a 32 ms chunk is speech.
+    pub threshold: Option<f32>,
+    /// Shorter bursts of speech are ignored.
+    pub min_speech_duration_ms: Option<u32>,
+    /// Silence that ends a speech region; shorter pauses stay inside it.
+    pub min_silence_duration_ms: Option<u32>,
+    /// Audio kept on each side of a region.
+    pub speech_pad_ms: Option<u32>,
+}
+
+/// Longest duration any VAD setting may name.
+pub const MAX_VAD_DURATION_MS: u32 = 10_000;
 
 /// A parameter combination that cannot be honoured.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +98,10 @@ pub enum ParameterError {
     InvalidWebhookUrl,
     #[error("language {0:?} is not a language code Whisper knows, such as \"en\"")]
     InvalidLanguage(String),
+    #[error("vad_threshold must be between 0 and 1 (exclusive)")]
+    VadThresholdOutOfRange,
+    #[error("{field} must be at most 10000 milliseconds")]
+    VadDurationOutOfRange { field: &'static str },
 }
 
 impl JobParameters {
@@ -123,7 +147,7 @@ impl JobParameters {
         {
             return Err(ParameterError::InvalidLanguage(language.clone()));
         }
-        Ok(())
+        self.vad.validate()
     }
 
     /// When a job that finished at `finished_at_ms` is to be deleted: never for `-1` or when no
@@ -149,6 +173,29 @@ impl JobParameters {
             parts.push(&vocabulary);
         }
         (!parts.is_empty()).then(|| parts.join(" "))
+    }
+}
+
+impl VadParameters {
+    /// # Errors
+    /// A threshold outside (0, 1) or a duration above [`MAX_VAD_DURATION_MS`].
+    pub fn validate(&self) -> Result<(), ParameterError> {
+        if self
+            .threshold
+            .is_some_and(|threshold| !(threshold > 0.0 && threshold < 1.0))
+        {
+            return Err(ParameterError::VadThresholdOutOfRange);
+        }
+        for (field, value) in [
+            ("min_speech_duration_ms", self.min_speech_duration_ms),
+            ("min_silence_duration_ms", self.min_silence_duration_ms),
+            ("speech_pad_ms", self.speech_pad_ms),
+        ] {
+            if value.is_some_and(|ms| ms > MAX_VAD_DURATION_MS) {
+                return Err(ParameterError::VadDurationOutOfRange { field });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -206,6 +253,41 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(params.validate(), Ok(()));
+    }
+
+    #[test]
+    fn vad_settings_are_checked() {
+        let with = |vad| JobParameters {
+            vad,
+            ..Default::default()
+        };
+        for threshold in [0.0, 1.0, f32::NAN, -0.5] {
+            let vad = VadParameters {
+                threshold: Some(threshold),
+                ..Default::default()
+            };
+            assert_eq!(
+                with(vad).validate(),
+                Err(ParameterError::VadThresholdOutOfRange)
+            );
+        }
+        let vad = VadParameters {
+            min_silence_duration_ms: Some(10_001),
+            ..Default::default()
+        };
+        assert_eq!(
+            with(vad).validate(),
+            Err(ParameterError::VadDurationOutOfRange {
+                field: "min_silence_duration_ms"
+            })
+        );
+        let vad = VadParameters {
+            threshold: Some(0.3),
+            min_speech_duration_ms: Some(0),
+            min_silence_duration_ms: Some(2_000),
+            speech_pad_ms: Some(400),
+        };
+        assert_eq!(with(vad).validate(), Ok(()));
     }
 
     #[test]

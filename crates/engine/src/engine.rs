@@ -35,6 +35,9 @@ pub struct TaskInput {
     pub files: Vec<InputFile>,
     /// `(stage, output)` of each completed dependency; skipped optional ones are absent.
     pub upstream: Vec<(Stage, serde_json::Value)>,
+    /// A private directory for the task's own files (e.g. an [`ArtifactFile`] being written);
+    /// removed by the runner once the outputs are stored.
+    pub scratch_dir: PathBuf,
 }
 
 impl TaskInput {
@@ -57,11 +60,20 @@ pub struct Artifact {
     pub bytes: Bytes,
 }
 
+/// A named artifact the engine wrote to a file (in [`TaskInput::scratch_dir`]), for outputs too
+/// large to hold in memory; the runner streams it into storage.
+#[derive(Debug, Clone)]
+pub struct ArtifactFile {
+    pub name: String,
+    pub path: PathBuf,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct TaskOutput {
     /// Structured result handed to dependents.
     pub result: serde_json::Value,
     pub artifacts: Vec<Artifact>,
+    pub artifact_files: Vec<ArtifactFile>,
     /// Facts about the audio to record on the job (from prepare).
     pub audio: Option<AudioMetadata>,
     pub warnings: Vec<String>,
@@ -132,6 +144,16 @@ impl TaskContext {
 #[async_trait]
 pub trait Engine: Send + Sync + 'static {
     fn capabilities(&self) -> EngineCapabilities;
+
+    /// Loads what the engine needs before its first task, so a process that will run it fails
+    /// at start-up on a missing model rather than on the first job. Blocking; the default
+    /// needs nothing.
+    ///
+    /// # Errors
+    /// What loading failed on, for the start-up error.
+    fn warm(&self) -> Result<(), EngineError> {
+        Ok(())
+    }
 
     /// Runs one task.
     ///

@@ -12,7 +12,7 @@ pub mod events;
 pub mod runner;
 
 pub use engine::{
-    Artifact, Engine, EngineCapabilities, EngineError, InputFile, TaskContext, TaskInput,
-    TaskOutput,
+    Artifact, ArtifactFile, Engine, EngineCapabilities, EngineError, InputFile, TaskContext,
+    TaskInput, TaskOutput,
 };
 pub use events::TaskEvents;

@@ -210,8 +210,9 @@ impl Runner {
                 "could not load the task's inputs: {error}"
             ))),
         };
-        drop(scratch);
 
+        // The scratch directory (with any artifact files in it) lives until the outputs are
+        // stored.
         match outcome {
             Ok(Some(output)) => self.record_success(&lease, &task, output).await,
             Ok(None) => {
@@ -234,6 +235,8 @@ impl Runner {
     ) -> Result<TaskInput, dalston_store::StoreError> {
         let mut files = Vec::new();
         let mut upstream = Vec::new();
+        let engine_scratch = scratch.join("engine");
+        std::fs::create_dir_all(&engine_scratch)?;
         if task.depends_on.is_empty()
             && let Some(key) = &job.original_blob_key
         {
@@ -267,6 +270,7 @@ impl Runner {
             job: job.clone(),
             files,
             upstream,
+            scratch_dir: engine_scratch,
         })
     }
 
@@ -344,6 +348,11 @@ impl Runner {
         for artifact in &output.artifacts {
             let key = BlobKey::task_artifact(&task.job_id, &task.id, &artifact.name);
             self.blobs.put_bytes(&key, artifact.bytes.clone()).await?;
+            names.push(serde_json::Value::String(artifact.name.clone()));
+        }
+        for artifact in &output.artifact_files {
+            let key = BlobKey::task_artifact(&task.job_id, &task.id, &artifact.name);
+            self.blobs.put_file(&key, &artifact.path).await?;
             names.push(serde_json::Value::String(artifact.name.clone()));
         }
         if let Some(audio) = &output.audio {

@@ -1,5 +1,6 @@
-//! Model loading and inference for Dalston: today, Whisper speech recognition on CTranslate2
-//! weights, run with candle on the CPU.
+//! Model loading and inference for Dalston: Whisper speech recognition on CTranslate2 weights
+//! Silero voice activity detection and the GE2E speaker encoder for diarization, run with
+//! candle on the CPU.
 //!
 //! This crate owns the numerics (mel front end, network, tokenizer, decoding policy) and
 //! nothing else: it takes 16 kHz mono samples and returns text with timings. It never decodes
@@ -9,9 +10,12 @@
 //! through the `cancel` flag in the options.
 
 mod error;
+pub mod speaker;
+pub mod vad;
 pub mod whisper;
 
 pub use error::ModelError;
+pub use speaker::SpeakerEncoder;
 pub use whisper::{
     DEFAULT_THREADS, LoadOptions, MAX_BEAM_SIZE, ModelInfo, Segment, Task, TranscribeOptions,
     TranscribeProgress, Transcription, WhisperModel, WordTiming,

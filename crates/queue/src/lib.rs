@@ -8,17 +8,20 @@
 //! transitions make a second completion a no-op).
 //!
 //! [`EmbeddedQueue`] keeps messages in the SQLite file of the embedded mode and wakes in-process
-//! workers through a `tokio::sync::Notify`; a Redis Streams implementation of the same trait
-//! serves the distributed mode.
+//! workers through a `tokio::sync::Notify`; [`RedisQueue`] (Redis Streams with a consumer group)
+//! serves the distributed mode, where engines on many machines share the queue, and carries job
+//! events over Redis pub/sub ([`self::redis::subscribe_events`]).
 
 mod embedded;
 mod error;
+pub mod redis;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use dalston_core::{JobId, Stage, TaskId};
 
+pub use self::redis::RedisQueue;
 pub use embedded::{DEFAULT_MAX_DELIVERIES, EmbeddedQueue};
 pub use error::QueueError;
 

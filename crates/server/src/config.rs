@@ -8,9 +8,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use dalston_store::S3Settings;
+use dalston_store::postgres::redact_password;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// Names of the environment variables users and deployment scripts rely on.
@@ -34,16 +36,35 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where model directories (`whisper-base/`, `whisper-tiny.en/`) are found.
     pub models_dir: PathBuf,
-    /// `sqlite://…` (embedded). Default: `sqlite://<data dir>/dalston.db`.
+    /// `sqlite://…` (embedded) or `postgres://…` (distributed). Default:
+    /// `sqlite://<data dir>/dalston.db`.
     pub database_url: Option<String>,
-    /// `embedded`. Default: `embedded`.
+    /// `embedded` or `redis://…` (distributed). Default: `embedded`.
     pub queue_url: Option<String>,
-    /// `file://…`. Default: `file://<data dir>/blobs`.
+    /// `file://…` or `s3://bucket[/prefix]` (settings in `s3`). Default: `file://<data dir>/blobs`.
     pub storage_url: Option<String>,
+    /// How to reach the bucket of an `s3://` storage URL.
+    pub s3: S3Config,
     pub limits: LimitsConfig,
     pub auth: AuthConfig,
     pub engine: EngineConfig,
     pub webhooks: WebhookConfig,
+}
+
+/// Settings of an `s3://` storage URL (`DALSTON_S3__ENDPOINT`, …).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct S3Config {
+    /// An S3-compatible server (`http://minio:9000`); AWS when absent.
+    pub endpoint: Option<String>,
+    /// Default `us-east-1`.
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    #[serde(skip_serializing)]
+    pub secret_access_key: Option<SecretString>,
+    /// `bucket.endpoint` requests (AWS style) instead of path-style `endpoint/bucket`, which
+    /// MinIO-like servers expect (the default).
+    pub virtual_hosted_style: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -205,6 +226,7 @@ impl Default for Config {
             database_url: None,
             queue_url: None,
             storage_url: None,
+            s3: S3Config::default(),
             limits: LimitsConfig::default(),
             auth: AuthConfig::default(),
             engine: EngineConfig::default(),
@@ -247,11 +269,43 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// The storage backends, resolved from the URLs.
+/// Where metadata lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseBackend {
+    Sqlite(String),
+    Postgres(String),
+}
+
+/// How tasks reach engines and events reach the orchestrator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueBackend {
+    /// Rows in the SQLite database, notifications in-process: one process only.
+    Embedded,
+    /// Redis Streams and pub/sub, shared by any number of processes.
+    Redis(String),
+}
+
+/// Where audio and artifacts live.
+#[derive(Debug, Clone)]
+pub enum StorageBackend {
+    File(String),
+    S3(S3Settings),
+}
+
+/// The backends, resolved from the URLs. Each comes from its own URL: nothing falls back to
+/// another.
+#[derive(Debug, Clone)]
 pub struct Backends {
-    pub database_url: String,
-    pub storage_url: String,
+    pub database: DatabaseBackend,
+    pub queue: QueueBackend,
+    pub storage: StorageBackend,
+}
+
+impl Backends {
+    /// Whether tasks and events cross process boundaries (what the separate roles need).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.queue, QueueBackend::Redis(_))
+    }
 }
 
 impl Config {
@@ -314,34 +368,73 @@ impl Config {
             .database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("dalston.db").display()));
-        if !database_url.starts_with("sqlite:") {
+        let database = if database_url.starts_with("sqlite:") {
+            DatabaseBackend::Sqlite(database_url)
+        } else if database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://")
+        {
+            DatabaseBackend::Postgres(database_url)
+        } else {
             return invalid(format!(
-                "{}={database_url:?} is not supported by this build: only sqlite:// (the embedded mode) is available",
-                env::DATABASE_URL
+                "{} must be sqlite://… or postgres://… (got {:?})",
+                env::DATABASE_URL,
+                redact_password(&database_url)
             ));
-        }
-        match self.queue_url.as_deref() {
-            None | Some("embedded") => {}
+        };
+        let queue = match self.queue_url.as_deref() {
+            None | Some("embedded") => QueueBackend::Embedded,
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                QueueBackend::Redis(url.to_owned())
+            }
             Some(other) => {
                 return invalid(format!(
-                    "{}={other:?} is not supported by this build: only `embedded` is available",
-                    env::QUEUE_URL
+                    "{} must be `embedded` or redis://… (got {:?})",
+                    env::QUEUE_URL,
+                    redact_password(other)
                 ));
             }
+        };
+        if queue == QueueBackend::Embedded && matches!(database, DatabaseBackend::Postgres(_)) {
+            return invalid(format!(
+                "{}=embedded keeps tasks in the SQLite database; with a postgres:// {} set {} to redis://…",
+                env::QUEUE_URL,
+                env::DATABASE_URL,
+                env::QUEUE_URL
+            ));
         }
         let storage_url = self
             .storage_url
             .clone()
             .unwrap_or_else(|| format!("file://{}", self.data_dir.join("blobs").display()));
-        if !storage_url.starts_with("file://") {
+        let storage = if storage_url.starts_with("file://") {
+            StorageBackend::File(storage_url)
+        } else if storage_url.starts_with("s3://") {
+            let settings = S3Settings {
+                url: storage_url,
+                endpoint: self.s3.endpoint.clone(),
+                region: self.s3.region.clone(),
+                access_key_id: self.s3.access_key_id.clone(),
+                secret_access_key: self
+                    .s3
+                    .secret_access_key
+                    .as_ref()
+                    .map(|secret| secret.expose_secret().to_owned()),
+                virtual_hosted_style: self.s3.virtual_hosted_style,
+            };
+            if let Err(error) = settings.bucket_and_prefix() {
+                return invalid(format!("{}: {error}", env::STORAGE_URL));
+            }
+            StorageBackend::S3(settings)
+        } else {
             return invalid(format!(
-                "{}={storage_url:?} is not supported by this build: only file:// is available",
+                "{} must be file:///absolute/path or s3://bucket[/prefix] (got {storage_url:?})",
                 env::STORAGE_URL
             ));
-        }
+        };
         Ok(Backends {
-            database_url,
-            storage_url,
+            database,
+            queue,
+            storage,
         })
     }
 
@@ -361,8 +454,15 @@ mod tests {
             ..Config::default()
         };
         let backends = config.validate().expect("valid");
-        assert_eq!(backends.database_url, "sqlite:///srv/dalston/dalston.db");
-        assert_eq!(backends.storage_url, "file:///srv/dalston/blobs");
+        assert_eq!(
+            backends.database,
+            DatabaseBackend::Sqlite("sqlite:///srv/dalston/dalston.db".into())
+        );
+        assert_eq!(backends.queue, QueueBackend::Embedded);
+        assert!(
+            matches!(&backends.storage, StorageBackend::File(url) if url == "file:///srv/dalston/blobs")
+        );
+        assert!(!backends.is_shared());
         assert_eq!(config.bind_address().to_string(), "127.0.0.1:8000");
     }
 
@@ -378,12 +478,75 @@ mod tests {
 
     #[test]
     fn unsupported_backends_are_named() {
+        for (config, variable) in [
+            (
+                Config {
+                    queue_url: Some("amqp://localhost".into()),
+                    ..Config::default()
+                },
+                "DALSTON_QUEUE_URL",
+            ),
+            (
+                Config {
+                    database_url: Some("mysql://root:hunter2@db/dalston".into()),
+                    ..Config::default()
+                },
+                "DALSTON_DATABASE_URL",
+            ),
+            (
+                Config {
+                    storage_url: Some("gs://bucket".into()),
+                    ..Config::default()
+                },
+                "DALSTON_STORAGE_URL",
+            ),
+            (
+                Config {
+                    storage_url: Some("s3://".into()),
+                    ..Config::default()
+                },
+                "DALSTON_STORAGE_URL",
+            ),
+        ] {
+            let error = config.validate().expect_err("refused").to_string();
+            assert!(error.contains(variable), "{error}");
+            assert!(!error.contains("hunter2"), "{error}");
+        }
+    }
+
+    #[test]
+    fn distributed_urls_resolve_to_their_backends() {
+        let mut config = Config {
+            database_url: Some("postgres://dalston:pw@db:5432/dalston".into()),
+            queue_url: Some("redis://redis:6379/0".into()),
+            storage_url: Some("s3://audio/dalston".into()),
+            ..Config::default()
+        };
+        config.s3.endpoint = Some("http://minio:9000".into());
+        config.s3.secret_access_key = Some(SecretString::from("s3-secret"));
+        let backends = config.validate().expect("valid");
+        assert!(matches!(backends.database, DatabaseBackend::Postgres(_)));
+        assert_eq!(
+            backends.queue,
+            QueueBackend::Redis("redis://redis:6379/0".into())
+        );
+        let StorageBackend::S3(s3) = &backends.storage else {
+            panic!("not S3: {:?}", backends.storage);
+        };
+        assert_eq!(s3.endpoint.as_deref(), Some("http://minio:9000"));
+        assert_eq!(s3.secret_access_key.as_deref(), Some("s3-secret"));
+        assert!(!s3.virtual_hosted_style, "path style by default");
+        assert!(backends.is_shared());
+    }
+
+    #[test]
+    fn the_embedded_queue_needs_the_sqlite_database() {
         let config = Config {
-            queue_url: Some("redis://localhost".into()),
+            database_url: Some("postgres://db/dalston".into()),
             ..Config::default()
         };
         let error = config.validate().expect_err("refused").to_string();
-        assert!(error.contains("DALSTON_QUEUE_URL"), "{error}");
+        assert!(error.contains("redis://"), "{error}");
     }
 
     #[test]

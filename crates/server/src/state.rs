@@ -9,7 +9,7 @@ use dalston_engine::engines::WhisperCatalog;
 use dalston_engine::runner::Liveness;
 use dalston_orchestrator::Orchestrator;
 use dalston_queue::TaskQueue;
-use dalston_store::{BlobStore, MetadataStore, WebhookStore};
+use dalston_store::{BlobStore, EngineRegistry, MetadataStore, WebhookStore};
 use tokio::sync::mpsc;
 
 use crate::config::LimitsConfig;
@@ -17,13 +17,15 @@ use crate::config::LimitsConfig;
 pub struct AppState {
     pub store: Arc<dyn MetadataStore>,
     pub webhooks: Arc<dyn WebhookStore>,
+    /// Engines of the whole deployment, as they heartbeat.
+    pub registry: Arc<dyn EngineRegistry>,
     pub blobs: BlobStore,
     pub queue: Arc<dyn TaskQueue>,
     pub orchestrator: Orchestrator,
     /// Wakes the orchestrator for a job (job created, cancelled).
     pub job_events: mpsc::UnboundedSender<dalston_core::JobId>,
     pub catalog: Arc<WhisperCatalog>,
-    /// Engines running in this deployment (for planning, `/ready` and `/v1/engines`).
+    /// Engines this build provides, for planning (the registry says which are running).
     pub engines: Vec<EngineCapabilities>,
     /// The runners serving those engines in this process, for the dashboard.
     pub workers: Vec<Worker>,

@@ -1,7 +1,7 @@
 //! Receiving a job: the multipart form streamed to disk, validated as audio, then stored.
 //!
 //! The file is never held in memory: chunks go to a scratch file while the size limit is
-//! counted, the audio is checked (so a non-audio, empty, truncated, silent or over-long upload
+//! counted, the audio is checked (so a non-audio, empty, truncated or over-long upload
 //! is answered 400 at once), and only then is it copied into blob storage and the job row
 //! created. A failure at any point leaves no job behind.
 
@@ -12,7 +12,7 @@ use axum::extract::Multipart;
 use axum::extract::multipart::Field;
 use dalston_audio::{AudioError, DecodeOptions, FfmpegPolicy};
 use dalston_core::dag::{DagPlan, build_dag};
-use dalston_core::params::{SpeakerDetection, TimestampsGranularity};
+use dalston_core::params::{SpeakerDetection, TimestampsGranularity, VadParameters};
 use dalston_core::{JobId, JobParameters, JobStatus};
 use dalston_store::clock::now_ms;
 use dalston_store::{AudioMetadata, BlobKey, JobRecord};
@@ -238,16 +238,18 @@ pub async fn submit_job(state: &AppState, uploaded: &UploadedJob) -> ApiResult<(
     Ok(())
 }
 
-/// Decodes the upload once to refuse unusable audio with a clear 400 before a job exists.
+/// Decodes the upload once, keeping no samples (a streaming probe: memory stays at one decoded
+/// block whatever the length), to refuse unusable audio with a clear 400 before a job exists.
+/// Silence and noise are accepted: they are audio, and their transcript is empty.
 async fn validate_audio(state: &AppState, path: PathBuf) -> ApiResult<AudioMetadata> {
     let options = DecodeOptions {
         max_duration_secs: Some(state.limits.max_audio_duration_secs),
         ffmpeg: FfmpegPolicy::Auto,
     };
-    let decoded = tokio::task::spawn_blocking(move || dalston_audio::decode_file(&path, &options))
+    let probed = tokio::task::spawn_blocking(move || dalston_audio::probe_file(&path, &options))
         .await
         .map_err(ApiError::internal)?;
-    let decoded = match decoded {
+    let info = match probed {
         Ok(decoded) => decoded,
         Err(AudioError::Io(error)) => return Err(ApiError::internal(error)),
         Err(error) => {
@@ -257,13 +259,6 @@ async fn validate_audio(state: &AppState, path: PathBuf) -> ApiResult<AudioMetad
             });
         }
     };
-    if dalston_audio::is_silent(&decoded.samples) {
-        return Err(ApiError::InvalidAudio {
-            reason: "silent_audio",
-            message: "the audio is silent: there is no speech to transcribe".into(),
-        });
-    }
-    let info = decoded.info;
     Ok(AudioMetadata {
         duration_secs: Some(info.duration_secs),
         channels: Some(info.channels),
@@ -389,6 +384,20 @@ pub fn native_parameters(form: &ReceivedForm, state: &AppState) -> ApiResult<Job
             .map(|name| name.chars().take(255).collect()),
         webhook_url: single(fields, "webhook_url").map(str::to_owned),
         webhook_metadata: webhook_metadata(fields)?,
+        vad: VadParameters {
+            threshold: single(fields, "vad_threshold")
+                .map(|value| {
+                    value.parse::<f32>().map_err(|_| {
+                        ApiError::BadRequest(format!(
+                            "vad_threshold must be a number, got {value:?}"
+                        ))
+                    })
+                })
+                .transpose()?,
+            min_speech_duration_ms: number("min_speech_duration_ms")?,
+            min_silence_duration_ms: number("min_silence_duration_ms")?,
+            speech_pad_ms: number("speech_pad_ms")?,
+        },
         ..JobParameters::default()
     };
     parameters

@@ -15,19 +15,23 @@
 
 pub mod blob;
 pub mod clock;
+pub mod engines;
 pub mod error;
 pub mod metadata;
 mod metadata_sql;
 pub mod postgres;
 pub mod records;
+pub mod s3;
 mod sql;
 pub mod sqlite;
 pub mod webhooks;
 
 pub use blob::{BlobKey, BlobStore};
+pub use engines::{EngineRecord, EngineRegistry};
 pub use error::StoreError;
 pub use metadata::MetadataStore;
 pub use postgres::PgStore;
 pub use records::*;
+pub use s3::S3Settings;
 pub use sqlite::SqliteStore;
 pub use webhooks::{DeliveryOutcome, DeliveryRecord, DeliveryStatus, WebhookRecord, WebhookStore};

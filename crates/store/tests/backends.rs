@@ -1,8 +1,6 @@
 //! The two SQL backends side by side: their migrations create the same schema, and one
 //! conformance suite (written against `&dyn MetadataStore`) passes on both `SqliteStore` and
-//! `PgStore` (on a private PostgreSQL server, see `support/postgres.rs`).
-
-mod support;
+//! `PgStore` (on a private PostgreSQL server, see `dalston-testkit`).
 
 use std::collections::BTreeMap;
 
@@ -10,12 +8,12 @@ use anyhow::{Context, ensure};
 use dalston_core::dag::PlannedTask;
 use dalston_core::{JobId, JobParameters, JobStatus, KeyId, Stage, TaskId, TaskStatus};
 use dalston_store::{
-    ApiKeyRecord, AudioMetadata, DeliveryOutcome, DeliveryRecord, DeliveryStatus, JobFilter,
-    JobRecord, JobUpdate, MetadataStore, PgStore, SqliteStore, TaskUpdate, WebhookRecord,
-    WebhookStore,
+    ApiKeyRecord, AudioMetadata, DeliveryOutcome, DeliveryRecord, DeliveryStatus, EngineRecord,
+    EngineRegistry, JobFilter, JobRecord, JobUpdate, MetadataStore, PgStore, SqliteStore,
+    TaskUpdate, WebhookRecord, WebhookStore,
 };
+use dalston_testkit::TestPostgres;
 use sqlx::Row;
-use support::postgres::TestPostgres;
 use tempfile::TempDir;
 
 /// Table name → column names (in declaration order), and the names of the explicit indexes.
@@ -25,7 +23,8 @@ type Schema = (BTreeMap<String, Vec<String>>, Vec<String>);
 async fn sqlite_store_passes_the_conformance_suite() -> anyhow::Result<()> {
     let (_dir, store) = sqlite_store().await?;
     conformance(&store).await?;
-    webhooks_conformance(&store).await.context("webhooks")
+    webhooks_conformance(&store).await.context("webhooks")?;
+    engines_conformance(&store).await.context("engines")
 }
 
 #[tokio::test]
@@ -35,7 +34,8 @@ async fn postgres_store_passes_the_conformance_suite() -> anyhow::Result<()> {
     };
     let store = PgStore::connect(&server.create_database().await?).await?;
     conformance(&store).await?;
-    webhooks_conformance(&store).await.context("webhooks")
+    webhooks_conformance(&store).await.context("webhooks")?;
+    engines_conformance(&store).await.context("engines")
 }
 
 #[tokio::test]
@@ -53,6 +53,7 @@ async fn migrations_create_the_same_tables_columns_and_indexes() -> anyhow::Resu
         tables,
         [
             "api_keys",
+            "engines",
             "jobs",
             "queue_messages",
             "tasks",
@@ -655,5 +656,37 @@ async fn webhooks_conformance(store: &dyn WebhookStore) -> anyhow::Result<()> {
         store.get_delivery(&delivery.id).await?.is_none(),
         "its log goes with it"
     );
+    Ok(())
+}
+
+/// Engines upsert their row; only recent heartbeats are listed.
+async fn engines_conformance(store: &dyn EngineRegistry) -> anyhow::Result<()> {
+    let mut engine = EngineRecord {
+        id: "host-1-transcribe".into(),
+        stage: Stage::Transcribe,
+        models: vec!["whisper-tiny.en".into()],
+        capacity: 2,
+        active_tasks: 0,
+        started_at_ms: 1_000,
+        last_heartbeat_at_ms: 1_000,
+    };
+    store.record_engine_heartbeat(&engine).await?;
+    let stale = EngineRecord {
+        id: "host-2-prepare".into(),
+        stage: Stage::Prepare,
+        models: Vec::new(),
+        capacity: 1,
+        active_tasks: 1,
+        started_at_ms: 10,
+        last_heartbeat_at_ms: 10,
+    };
+    store.record_engine_heartbeat(&stale).await?;
+    engine.active_tasks = 2;
+    engine.last_heartbeat_at_ms = 5_000;
+    store.record_engine_heartbeat(&engine).await?;
+    assert_eq!(store.live_engines(500).await?, vec![engine.clone()]);
+    assert_eq!(store.live_engines(0).await?.len(), 2);
+    store.remove_engine(&engine.id).await?;
+    assert_eq!(store.live_engines(0).await?, vec![stale]);
     Ok(())
 }

@@ -1,13 +1,16 @@
-//! *merge*: assembles the canonical transcript from the upstream outputs.
+//! *merge*: assembles the canonical transcript from the upstream outputs, giving words and
+//! segments their speakers when diarization ran.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use dalston_core::diarization::assign::assign_speakers;
 use dalston_core::params::TimestampsGranularity;
 use dalston_core::transcript::{TRANSCRIPT_VERSION, TranscriptMetadata};
 use dalston_core::{Stage, Transcript};
 
+use super::diarize::DiarizeResult;
 use super::transcribe::TranscribeResult;
 use crate::{
     Artifact, Engine, EngineCapabilities, EngineError, TaskContext, TaskInput, TaskOutput,
@@ -44,7 +47,7 @@ pub fn assemble(input: &TaskInput) -> Result<Transcript, EngineError> {
         .segments
         .iter()
         .any(|segment| !segment.words.is_empty());
-    Ok(Transcript {
+    let mut transcript = Transcript {
         version: TRANSCRIPT_VERSION.into(),
         text: Transcript::join_segment_text(&transcribed.segments),
         language_code: transcribed.language_code,
@@ -70,7 +73,14 @@ pub fn assemble(input: &TaskInput) -> Result<Transcript, EngineError> {
             warnings: job.warnings.clone(),
             stage_timings_ms: Default::default(),
         },
-    })
+    };
+    if let Some(value) = input.upstream(Stage::Diarize) {
+        let diarized: DiarizeResult = serde_json::from_value(value.clone()).map_err(|error| {
+            EngineError::Failed(format!("the diarization result is unreadable: {error}"))
+        })?;
+        assign_speakers(&mut transcript, &diarized.turns);
+    }
+    Ok(transcript)
 }
 
 #[async_trait]

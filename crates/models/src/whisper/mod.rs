@@ -23,7 +23,7 @@ mod language;
 mod layers;
 mod logit_filters;
 mod matvec;
-mod mel;
+pub(crate) mod mel;
 mod model;
 mod options;
 mod sampling;

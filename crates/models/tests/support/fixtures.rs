@@ -32,9 +32,14 @@ pub fn test_data(name: &str) -> PathBuf {
     path
 }
 
+/// The models directory (`$DALSTON_MODELS_DIR`, default `~/.cache/dalston/models`).
+pub fn models_dir() -> PathBuf {
+    cache_dir("DALSTON_MODELS_DIR", "models")
+}
+
 /// Loads a model directory by name (`whisper-base`, `whisper-tiny.en`).
 pub fn load_model(name: &str) -> WhisperModel {
-    let dir = cache_dir("DALSTON_MODELS_DIR", "models").join(name);
+    let dir = models_dir().join(name);
     assert!(
         dir.join("model.bin").is_file(),
         "model {} is missing: run scripts/fetch-models (or set DALSTON_MODELS_DIR)",

@@ -57,9 +57,6 @@ async fn unusable_uploads_are_refused_with_typed_errors() {
     assert_eq!(body["detail"]["reason"], "unsupported_audio");
     let body = assert_rejected(&app, Vec::new(), "empty.wav", 400, "invalid_audio").await;
     assert_eq!(body["detail"]["reason"], "empty_audio");
-    let silence = dalston_audio::encode_wav_pcm16(&vec![0.0; 16_000 * 3], 16_000);
-    let body = assert_rejected(&app, silence, "silence.wav", 400, "invalid_audio").await;
-    assert_eq!(body["detail"]["reason"], "silent_audio");
 
     // An m4a cut before its index cannot be decoded at all.
     let scratch = tempfile::tempdir().expect("tempdir");

@@ -31,6 +31,14 @@ pub fn migrator() -> Migrator {
                 .into_sql_str(),
             false,
         ),
+        Migration::new(
+            3,
+            "engines".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(include_str!("../../migrations/postgres/0003_engines.sql"))
+                .into_sql_str(),
+            false,
+        ),
     ])
 }
 
@@ -66,8 +74,9 @@ impl PgStore {
     }
 }
 
-/// `url` with the password of its user info replaced by `***`, fit for errors and logs.
-fn redact_password(url: &str) -> String {
+/// `url` with the password of its user info replaced by `***`, fit for errors and logs (any
+/// URL with user info: PostgreSQL, Redis).
+pub fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -104,5 +113,6 @@ mod tests {
 }
 
 crate::webhooks::impl_webhook_store!(PgStore);
+crate::engines::impl_engine_registry!(PgStore);
 
 crate::metadata_sql::impl_metadata_store!(PgStore, sqlx::PgPool, " FOR UPDATE");

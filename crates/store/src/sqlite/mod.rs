@@ -34,6 +34,13 @@ pub fn migrator() -> Migrator {
             AssertSqlSafe(include_str!("../../migrations/sqlite/0002_webhooks.sql")).into_sql_str(),
             false,
         ),
+        Migration::new(
+            3,
+            "engines".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(include_str!("../../migrations/sqlite/0003_engines.sql")).into_sql_str(),
+            false,
+        ),
     ])
 }
 
@@ -76,5 +83,6 @@ impl SqliteStore {
 }
 
 crate::webhooks::impl_webhook_store!(SqliteStore);
+crate::engines::impl_engine_registry!(SqliteStore);
 
 crate::metadata_sql::impl_metadata_store!(SqliteStore, sqlx::SqlitePool, "");

@@ -7,19 +7,18 @@
 //! `initdb` refuses to run as root, so when the tests run as root every PostgreSQL binary runs as
 //! the `postgres` OS user (`runuser -u postgres --`) on a data directory chowned to it.
 //!
-//! Without PostgreSQL binaries the tests that need them are skipped with a message, except under
-//! `CI=true`, where they fail: a green CI run must not hide an untested backend.
+//! Without PostgreSQL binaries the tests that need them are skipped (failed under `CI=true`).
 
-use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
 use sqlx::{Connection, Executor, PgConnection};
 use tempfile::TempDir;
+
+use crate::process::{free_port, run};
 
 /// The OS user that owns the cluster when the tests run as root.
 const POSTGRES_OS_USER: &str = "postgres";
@@ -45,17 +44,11 @@ impl TestPostgres {
     /// Under `CI=true` when no binaries are installed.
     pub fn start() -> anyhow::Result<Option<Self>> {
         let Some(bin_dir) = find_bin_dir() else {
-            let why = "no PostgreSQL binaries (initdb, pg_ctl, postgres) under \
-                       /usr/lib/postgresql/*/bin or on PATH";
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{why}: install PostgreSQL (apt-get install postgresql) so CI tests PgStore"
-            );
-            #[expect(clippy::print_stderr, reason = "a skipped test says why")]
-            {
-                eprintln!("skipping the PostgreSQL tests: {why}");
-            }
-            return Ok(None);
+            return Ok(crate::unavailable(
+                "PostgreSQL",
+                "no PostgreSQL binaries (initdb, pg_ctl, postgres) under /usr/lib/postgresql/*/bin or on PATH",
+                "install PostgreSQL (apt-get install postgresql)",
+            ));
         };
         let started = Instant::now();
         let dir = tempfile::Builder::new().prefix("dalston-pg-").tempdir()?;
@@ -116,7 +109,8 @@ impl TestPostgres {
         Ok(self.url(&name))
     }
 
-    fn url(&self, database: &str) -> String {
+    /// The URL of `database` on this server.
+    pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
@@ -181,25 +175,4 @@ fn find_bin_dir() -> Option<PathBuf> {
 
 fn is_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|process| process.uid() == 0)
-}
-
-/// A port nothing listens on right now (the OS picks it; PostgreSQL binds it moments later).
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// Runs `command` to completion; its output becomes the error when it fails.
-fn run(command: &mut Command) -> anyhow::Result<Output> {
-    let output = command
-        .output()
-        .with_context(|| format!("failed to run {command:?}"))?;
-    if !output.status.success() {
-        bail!(
-            "{command:?} exited with {}:\n{}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(output)
 }

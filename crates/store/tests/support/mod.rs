@@ -1,3 +1,0 @@
-//! Helpers shared by the store's integration tests.
-
-pub mod postgres;
