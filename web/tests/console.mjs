@@ -177,9 +177,9 @@ async function access(browser) {
     await shot(page, "webhook-detail");
   });
 
-  await check("the realtime page says realtime is not available on this server", async () => {
+  await check("the realtime page says the server offers realtime transcription", async () => {
     await page.getByRole("link", { name: "Realtime" }).click();
-    await page.locator("#realtime-unavailable").getByText("not available on this server").waitFor();
+    await page.getByText("This server offers realtime transcription over WebSocket").waitFor();
     await shot(page, "realtime");
   });
 
@@ -315,7 +315,8 @@ async function jobs(browser) {
     const expected = `${((failedCount / finished) * 100).toFixed(1)} %`;
     const rate = await page.locator("#stat-error-rate").innerText();
     assert(failedCount >= 1 && rate.includes(expected) && rate.includes(`last ${finished} finished`), `error rate: ${rate}, expected ${expected}`);
-    assert((await page.locator("#stat-realtime").innerText()).includes("not available"), "realtime capacity");
+    const realtime = await page.locator("#stat-realtime").innerText();
+    assert(realtime.includes("0 / 4"), `realtime capacity: ${realtime}`);
     const before = await page.locator("#dashboard-updated").innerText();
     await page.waitForFunction((text) => document.querySelector("#dashboard-updated").innerText !== text, before, { timeout: 10_000 });
     await shot(page, "dashboard");

@@ -29,7 +29,7 @@ pub use decode::{decode_file, decode_file_to, probe_file};
 pub use decoded::{AudioInfo, DecodedAudio};
 pub use error::AudioError;
 pub use options::{DecodeOptions, FfmpegPolicy};
-pub use resample::resample_mono;
+pub use resample::{StreamResampler, resample_mono};
 pub use silence::{SILENCE_PEAK_THRESHOLD, is_silent};
 pub use sink::{SampleCounter, SampleSink};
 pub use wav::{WavReader, WavWriter, decode_wav_pcm16, encode_wav_pcm16};

@@ -38,7 +38,7 @@ pub fn resample_mono(samples: &[f32], from_hz: u32, to_hz: u32) -> Result<Vec<f3
 ///
 /// Push input as it is decoded, then call [`finish`](StreamResampler::finish) once; the output
 /// then holds exactly `ceil(total_input * to_hz / from_hz)` samples aligned with the input.
-pub(crate) struct StreamResampler {
+pub struct StreamResampler {
     resampler: Fft<f32>,
     from_hz: u32,
     to_hz: u32,
@@ -55,12 +55,33 @@ pub(crate) struct StreamResampler {
 }
 
 impl StreamResampler {
-    /// Build a resampler from `from_hz` to `to_hz`.
-    pub(crate) fn new(from_hz: u32, to_hz: u32) -> Result<Self, AudioError> {
+    /// Build a resampler from `from_hz` to `to_hz` for decoding files: long chunks, sharp
+    /// filter, latency of a few hundred milliseconds at low rates.
+    ///
+    /// # Errors
+    /// [`AudioError::Resample`] when a rate is zero.
+    pub fn new(from_hz: u32, to_hz: u32) -> Result<Self, AudioError> {
+        Self::with_chunk_frames(from_hz, to_hz, CHUNK_FRAMES)
+    }
+
+    /// Build a resampler for live audio: 20 ms chunks, so output follows input within tens of
+    /// milliseconds whatever the input rate (a 2048-frame chunk is 256 ms at 8 kHz).
+    ///
+    /// # Errors
+    /// [`AudioError::Resample`] when a rate is zero.
+    pub fn low_latency(from_hz: u32, to_hz: u32) -> Result<Self, AudioError> {
+        Self::with_chunk_frames(from_hz, to_hz, (from_hz as usize / 50).max(1))
+    }
+
+    fn with_chunk_frames(
+        from_hz: u32,
+        to_hz: u32,
+        chunk_frames: usize,
+    ) -> Result<Self, AudioError> {
         let resampler = Fft::<f32>::new_custom(
             from_hz as usize,
             to_hz as usize,
-            CHUNK_FRAMES,
+            chunk_frames,
             1,
             1,
             WindowFunction::BlackmanHarris2,
@@ -84,7 +105,10 @@ impl StreamResampler {
     }
 
     /// Feed more input, appending whatever output is ready to `output`.
-    pub(crate) fn push(&mut self, input: &[f32], output: &mut Vec<f32>) -> Result<(), AudioError> {
+    ///
+    /// # Errors
+    /// [`AudioError::Resample`] when the resampler fails.
+    pub fn push(&mut self, input: &[f32], output: &mut Vec<f32>) -> Result<(), AudioError> {
         self.input_frames += input.len() as u64;
         let mut input = input;
         // Top up a partly filled chunk first, then resample whole chunks straight from `input`
@@ -115,7 +139,10 @@ impl StreamResampler {
 
     /// Flush the resampler: pad the input with silence until every input frame has come out,
     /// then cut the output to its exact expected length.
-    pub(crate) fn finish(mut self, output: &mut Vec<f32>) -> Result<(), AudioError> {
+    ///
+    /// # Errors
+    /// [`AudioError::Resample`] when the resampler fails or stops producing output.
+    pub fn finish(mut self, output: &mut Vec<f32>) -> Result<(), AudioError> {
         let expected = expected_output_len(self.input_frames, self.from_hz, self.to_hz) as u64;
         let mut idle_calls = 0;
         while self.emitted_frames < expected {

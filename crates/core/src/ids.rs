@@ -81,6 +81,7 @@ prefixed_id!(TaskId, "task_", "task");
 prefixed_id!(KeyId, "key_", "key");
 prefixed_id!(WebhookId, "wh_", "webhook");
 prefixed_id!(DeliveryId, "msg_", "webhook delivery");
+prefixed_id!(SessionId, "rt_", "realtime session");
 
 #[cfg(test)]
 mod tests {

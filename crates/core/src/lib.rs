@@ -22,7 +22,7 @@ pub mod transcript;
 pub mod webhook;
 pub mod wer;
 
-pub use ids::{DeliveryId, IdError, JobId, KeyId, TaskId, WebhookId};
+pub use ids::{DeliveryId, IdError, JobId, KeyId, SessionId, TaskId, WebhookId};
 pub use job::{JobEvent, JobStatus};
 pub use params::JobParameters;
 pub use stage::Stage;

@@ -285,3 +285,33 @@ fn sampling_is_deterministic_and_prompts_are_accepted() {
     assert!(first.segments.iter().all(|s| s.temperature == 0.6));
     assert!(wer(JFK_TEXT, &text(&first)) <= 0.3, "{}", text(&first));
 }
+
+#[test]
+fn a_short_window_transcribes_short_audio_as_well() {
+    // Realtime partials encode only the audio so far: the first 4 s of jfk, then the whole.
+    let audio = samples("jfk.wav");
+    let short = TranscribeOptions {
+        language: Some("en".into()),
+        beam_size: 1,
+        word_timestamps: false,
+        short_window: true,
+        ..TranscribeOptions::default()
+    };
+    let full = TranscribeOptions {
+        short_window: false,
+        ..short.clone()
+    };
+    for model in [tiny_en(), base()] {
+        let whole = text(&transcribe(model, &audio, &short));
+        let error_rate = wer(JFK_TEXT, &whole);
+        assert!(error_rate <= MAX_WER, "WER {error_rate:.3}: {whole}");
+        let start = &audio[..16_000 * 4];
+        let short_text = normalise(&text(&transcribe(model, start, &short)));
+        let full_text = normalise(&text(&transcribe(model, start, &full)));
+        let differing = word_errors(&full_text, &short_text);
+        assert!(
+            differing <= 1,
+            "short window {short_text:?} vs full window {full_text:?}"
+        );
+    }
+}

@@ -292,6 +292,12 @@ impl Application {
                 store: opened.store,
                 webhooks: opened.webhooks,
                 registry: opened.registry,
+                realtime_sessions: opened.realtime_sessions,
+                realtime: Arc::new(crate::realtime::Realtime::new(
+                    config.realtime.clone(),
+                    Arc::clone(&catalog),
+                    config.models_dir.clone(),
+                )),
                 blobs: opened.blobs,
                 queue: opened.queue,
                 orchestrator,
@@ -322,7 +328,19 @@ impl Application {
                         .unwrap_or(usize::MAX)
                         .saturating_add(1024 * 1024),
                 ))
-                .layer(tower_http::trace::TraceLayer::new_for_http())
+                .layer(
+                    // Spans name the path only: a WebSocket URL may carry a credential
+                    // (`?token=`, `?api_key=`) in its query.
+                    tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                        |request: &axum::http::Request<axum::body::Body>| {
+                            tracing::info_span!(
+                                "request",
+                                method = %request.method(),
+                                path = %request.uri().path(),
+                            )
+                        },
+                    ),
+                )
                 .with_state(state);
             let address = config.bind_address();
             let listener = tokio::net::TcpListener::bind(address)

@@ -213,6 +213,56 @@ pub async fn resolve_key(
     }))
 }
 
+/// A credential in a WebSocket URL, for clients that cannot set headers (browsers).
+enum QueryCredential {
+    /// `?api_key=dk_…`
+    ApiKey(String),
+    /// `?token=tk_…`, a single-use realtime token.
+    Token(String),
+}
+
+/// The credential in the query of a WebSocket upgrade. Only upgrades read it: a key in the URL
+/// of an ordinary request would end up in proxies' logs for no reason (request spans here log
+/// the path only, never the query).
+fn websocket_credential(request: &Request) -> Option<QueryCredential> {
+    let upgrade = request
+        .headers()
+        .get(axum::http::header::UPGRADE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.eq_ignore_ascii_case("websocket"));
+    if !upgrade {
+        return None;
+    }
+    let axum::extract::Query(pairs) =
+        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(request.uri()).ok()?;
+    pairs
+        .into_iter()
+        .find_map(|(name, value)| match name.as_str() {
+            "token" => Some(QueryCredential::Token(value)),
+            "api_key" => Some(QueryCredential::ApiKey(value)),
+            _ => None,
+        })
+}
+
+/// A single-use token opens one realtime session for its key, with the `realtime` scope only.
+async fn resolve_token(state: &AppState, token: &str) -> Result<Option<Principal>, ApiError> {
+    if !token.starts_with(crate::realtime::TOKEN_PREFIX) {
+        return Ok(None);
+    }
+    let owner = state
+        .realtime_sessions
+        .consume_single_use_token(
+            &crate::realtime::hash_token(token),
+            crate::realtime::REALTIME_TOKEN_PURPOSE,
+            now_ms(),
+        )
+        .await?;
+    Ok(owner.map(|key_id| Principal {
+        key_id,
+        scopes: vec![Scope::Realtime],
+    }))
+}
+
 /// Middleware on the whole router: records who is calling, rejects nothing.
 pub async fn authenticate(
     State(state): State<Arc<AppState>>,
@@ -225,13 +275,23 @@ pub async fn authenticate(
             scopes: vec![Scope::Admin],
         })
     } else {
-        match presented_key(request.headers()) {
-            None => Authentication::Anonymous,
-            Some(secret) => match resolve_key(state.store.as_ref(), secret).await {
-                Ok(Some(principal)) => Authentication::Authenticated(principal),
-                Ok(None) => Authentication::Invalid,
-                Err(error) => return error.into_response(),
+        let resolved = match presented_key(request.headers()) {
+            Some(secret) => resolve_key(state.store.as_ref(), secret).await,
+            None => match websocket_credential(&request) {
+                Some(QueryCredential::ApiKey(secret)) => {
+                    resolve_key(state.store.as_ref(), &secret).await
+                }
+                Some(QueryCredential::Token(token)) => resolve_token(&state, &token).await,
+                None => {
+                    request.extensions_mut().insert(Authentication::Anonymous);
+                    return next.run(request).await;
+                }
             },
+        };
+        match resolved {
+            Ok(Some(principal)) => Authentication::Authenticated(principal),
+            Ok(None) => Authentication::Invalid,
+            Err(error) => return error.into_response(),
         }
     };
     request.extensions_mut().insert(outcome);

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use dalston_core::JobId;
 use dalston_queue::{DEFAULT_MAX_DELIVERIES, EmbeddedQueue, RedisQueue, TaskQueue};
-use dalston_store::{BlobStore, EngineRegistry, MetadataStore, PgStore, SqliteStore, WebhookStore};
+use dalston_store::{
+    BlobStore, EngineRegistry, MetadataStore, PgStore, RealtimeStore, SqliteStore, WebhookStore,
+};
 use tokio::sync::mpsc;
 
 use crate::config::{Backends, DatabaseBackend, QueueBackend, StorageBackend};
@@ -17,6 +19,7 @@ pub struct Opened {
     pub store: Arc<dyn MetadataStore>,
     pub webhooks: Arc<dyn WebhookStore>,
     pub registry: Arc<dyn EngineRegistry>,
+    pub realtime_sessions: Arc<dyn RealtimeStore>,
     pub queue: Arc<dyn TaskQueue>,
     pub blobs: BlobStore,
     /// Where "this job changed" goes: the orchestrator's channel (embedded) or Redis.
@@ -29,13 +32,15 @@ type Stores = (
     Arc<dyn MetadataStore>,
     Arc<dyn WebhookStore>,
     Arc<dyn EngineRegistry>,
+    Arc<dyn RealtimeStore>,
 );
 
-fn stores<S: MetadataStore + WebhookStore + EngineRegistry>(store: S) -> Stores {
+fn stores<S: MetadataStore + WebhookStore + EngineRegistry + RealtimeStore>(store: S) -> Stores {
     let store = Arc::new(store);
     (
         Arc::clone(&store) as Arc<dyn MetadataStore>,
         Arc::clone(&store) as Arc<dyn WebhookStore>,
+        Arc::clone(&store) as Arc<dyn EngineRegistry>,
         store,
     )
 }
@@ -47,7 +52,8 @@ impl Opened {
     /// # Errors
     /// A backend that cannot be reached or opened.
     pub async fn open(backends: &Backends) -> anyhow::Result<Self> {
-        let ((store, webhooks, registry), sqlite_pool) = match &backends.database {
+        let ((store, webhooks, registry, realtime_sessions), sqlite_pool) = match &backends.database
+        {
             DatabaseBackend::Sqlite(url) => {
                 let sqlite = SqliteStore::connect(url).await?;
                 let pool = sqlite.pool().clone();
@@ -87,6 +93,7 @@ impl Opened {
             store,
             webhooks,
             registry,
+            realtime_sessions,
             queue,
             blobs,
             events,

@@ -49,6 +49,53 @@ pub struct Config {
     pub auth: AuthConfig,
     pub engine: EngineConfig,
     pub webhooks: WebhookConfig,
+    pub realtime: RealtimeConfig,
+}
+
+/// Live transcription over WebSocket (`DALSTON_REALTIME__MAX_SESSIONS`, …).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RealtimeConfig {
+    /// Sessions this gateway runs at once; the next one is refused with `no_capacity`.
+    pub max_sessions: u32,
+    /// Sessions one API key may hold at once.
+    pub max_sessions_per_key: u32,
+    /// Largest WebSocket message accepted (bytes).
+    pub max_message_bytes: usize,
+    /// Beam width of the final decode of each utterance (partials are greedy).
+    pub beam_size: usize,
+    /// Decode finals on a full 30 s window (default); `false` encodes only the utterance,
+    /// several times faster but prone to repetition loops on short utterances.
+    pub full_window_finals: bool,
+    /// Silence that ends an utterance when the client lets the server decide (ms).
+    pub min_silence_ms: u32,
+    /// New audio before the growing utterance is decoded again for a partial (ms).
+    pub partial_interval_ms: u64,
+    /// Processing lag that earns the client a warning (s).
+    pub lag_warning_secs: f64,
+    /// Processing lag that, lasting `lag_grace_secs`, closes the session (s).
+    pub lag_limit_secs: f64,
+    pub lag_grace_secs: f64,
+    /// Longest session (s); longer ones are ended with `session_time_limit_exceeded`.
+    pub max_session_secs: u64,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        Self {
+            max_sessions: 4,
+            max_sessions_per_key: 4,
+            max_message_bytes: 1024 * 1024,
+            beam_size: 1,
+            full_window_finals: true,
+            min_silence_ms: 400,
+            partial_interval_ms: 500,
+            lag_warning_secs: 3.0,
+            lag_limit_secs: 5.0,
+            lag_grace_secs: 2.0,
+            max_session_secs: 4 * 3600,
+        }
+    }
 }
 
 /// Settings of an `s3://` storage URL (`DALSTON_S3__ENDPOINT`, …).
@@ -231,6 +278,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             engine: EngineConfig::default(),
             webhooks: WebhookConfig::default(),
+            realtime: RealtimeConfig::default(),
         }
     }
 }

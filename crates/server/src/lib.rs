@@ -11,6 +11,7 @@ pub mod backends;
 pub mod config;
 pub mod error;
 pub mod openapi;
+pub mod realtime;
 pub mod registry;
 pub mod routes;
 pub mod state;

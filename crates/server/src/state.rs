@@ -9,16 +9,21 @@ use dalston_engine::engines::WhisperCatalog;
 use dalston_engine::runner::Liveness;
 use dalston_orchestrator::Orchestrator;
 use dalston_queue::TaskQueue;
-use dalston_store::{BlobStore, EngineRegistry, MetadataStore, WebhookStore};
+use dalston_store::{BlobStore, EngineRegistry, MetadataStore, RealtimeStore, WebhookStore};
 use tokio::sync::mpsc;
 
 use crate::config::LimitsConfig;
+use crate::realtime::Realtime;
 
 pub struct AppState {
     pub store: Arc<dyn MetadataStore>,
     pub webhooks: Arc<dyn WebhookStore>,
     /// Engines of the whole deployment, as they heartbeat.
     pub registry: Arc<dyn EngineRegistry>,
+    /// Realtime session records and single-use tokens.
+    pub realtime_sessions: Arc<dyn RealtimeStore>,
+    /// Live sessions of this gateway: capacity, models, settings.
+    pub realtime: Arc<Realtime>,
     pub blobs: BlobStore,
     pub queue: Arc<dyn TaskQueue>,
     pub orchestrator: Orchestrator,

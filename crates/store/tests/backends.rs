@@ -9,8 +9,8 @@ use dalston_core::dag::PlannedTask;
 use dalston_core::{JobId, JobParameters, JobStatus, KeyId, Stage, TaskId, TaskStatus};
 use dalston_store::{
     ApiKeyRecord, AudioMetadata, DeliveryOutcome, DeliveryRecord, DeliveryStatus, EngineRecord,
-    EngineRegistry, JobFilter, JobRecord, JobUpdate, MetadataStore, PgStore, SqliteStore,
-    TaskUpdate, WebhookRecord, WebhookStore,
+    EngineRegistry, JobFilter, JobRecord, JobUpdate, MetadataStore, PgStore, RealtimeSessionEnd,
+    RealtimeSessionRecord, RealtimeStore, SqliteStore, TaskUpdate, WebhookRecord, WebhookStore,
 };
 use dalston_testkit::TestPostgres;
 use sqlx::Row;
@@ -24,7 +24,8 @@ async fn sqlite_store_passes_the_conformance_suite() -> anyhow::Result<()> {
     let (_dir, store) = sqlite_store().await?;
     conformance(&store).await?;
     webhooks_conformance(&store).await.context("webhooks")?;
-    engines_conformance(&store).await.context("engines")
+    engines_conformance(&store).await.context("engines")?;
+    realtime_conformance(&store).await.context("realtime")
 }
 
 #[tokio::test]
@@ -35,7 +36,8 @@ async fn postgres_store_passes_the_conformance_suite() -> anyhow::Result<()> {
     let store = PgStore::connect(&server.create_database().await?).await?;
     conformance(&store).await?;
     webhooks_conformance(&store).await.context("webhooks")?;
-    engines_conformance(&store).await.context("engines")
+    engines_conformance(&store).await.context("engines")?;
+    realtime_conformance(&store).await.context("realtime")
 }
 
 #[tokio::test]
@@ -56,6 +58,8 @@ async fn migrations_create_the_same_tables_columns_and_indexes() -> anyhow::Resu
             "engines",
             "jobs",
             "queue_messages",
+            "realtime_sessions",
+            "single_use_tokens",
             "tasks",
             "webhook_deliveries",
             "webhooks"
@@ -688,5 +692,112 @@ async fn engines_conformance(store: &dyn EngineRegistry) -> anyhow::Result<()> {
     assert_eq!(store.live_engines(0).await?.len(), 2);
     store.remove_engine(&engine.id).await?;
     assert_eq!(store.live_engines(0).await?, vec![stale]);
+    Ok(())
+}
+
+async fn realtime_conformance(store: &dyn RealtimeStore) -> anyhow::Result<()> {
+    let session = |id: &str, owner: Option<KeyId>, started_at_ms| RealtimeSessionRecord {
+        id: id.to_owned(),
+        status: "active".into(),
+        protocol: "native".into(),
+        owner_key_id: owner,
+        model: "whisper-base".into(),
+        language: Some("en".into()),
+        encoding: "pcm_s16le".into(),
+        sample_rate_hz: 16_000,
+        audio_secs: 0.0,
+        speech_secs: 0.0,
+        utterances: 0,
+        words: 0,
+        end_reason: None,
+        error: None,
+        enhancement_job_id: None,
+        started_at_ms,
+        ended_at_ms: None,
+    };
+    store
+        .insert_realtime_session(&session("rt_1", Some(key_id(1)), 1_000))
+        .await?;
+    store
+        .insert_realtime_session(&session("rt_2", None, 2_000))
+        .await?;
+    let end = RealtimeSessionEnd {
+        status: "completed".into(),
+        audio_secs: 11.5,
+        speech_secs: 10.25,
+        utterances: 2,
+        words: 22,
+        end_reason: "completed".into(),
+        error: None,
+        enhancement_job_id: Some("job_x".into()),
+        ended_at_ms: 13_000,
+    };
+    ensure!(store.end_realtime_session("rt_1", &end).await?);
+    ensure!(
+        !store.end_realtime_session("rt_1", &end).await?,
+        "an ended session ends once"
+    );
+    let ended = store
+        .get_realtime_session("rt_1")
+        .await?
+        .context("rt_1 stored")?;
+    assert_eq!(
+        ended,
+        RealtimeSessionRecord {
+            status: "completed".into(),
+            audio_secs: 11.5,
+            speech_secs: 10.25,
+            utterances: 2,
+            words: 22,
+            end_reason: Some("completed".into()),
+            enhancement_job_id: Some("job_x".into()),
+            ended_at_ms: Some(13_000),
+            ..session("rt_1", Some(key_id(1)), 1_000)
+        }
+    );
+    let all: Vec<String> = store
+        .list_realtime_sessions(None, 10)
+        .await?
+        .into_iter()
+        .map(|record| record.id)
+        .collect();
+    assert_eq!(all, ["rt_2", "rt_1"]);
+    let mine = store.list_realtime_sessions(Some(&key_id(1)), 10).await?;
+    assert_eq!(mine.len(), 1);
+    ensure!(store.get_realtime_session("rt_9").await?.is_none());
+
+    store
+        .insert_single_use_token("hash_a", Some(&key_id(1)), "realtime_scribe", 5_000)
+        .await?;
+    ensure!(
+        store
+            .consume_single_use_token("hash_a", "other", 1_000)
+            .await?
+            .is_none(),
+        "a token is only for its purpose"
+    );
+    assert_eq!(
+        store
+            .consume_single_use_token("hash_a", "realtime_scribe", 1_000)
+            .await?,
+        Some(Some(key_id(1)))
+    );
+    ensure!(
+        store
+            .consume_single_use_token("hash_a", "realtime_scribe", 1_001)
+            .await?
+            .is_none(),
+        "a token is used once"
+    );
+    store
+        .insert_single_use_token("hash_b", None, "realtime_scribe", 5_000)
+        .await?;
+    ensure!(
+        store
+            .consume_single_use_token("hash_b", "realtime_scribe", 5_000)
+            .await?
+            .is_none(),
+        "an expired token is refused"
+    );
     Ok(())
 }

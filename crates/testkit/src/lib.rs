@@ -4,8 +4,9 @@
 //!
 //! A service whose binaries are missing makes its tests skip with a message on stderr, except
 //! under `CI=true`, where they fail: a green CI run must not hide an untested backend.
-//! Only tests depend on this crate.
+//! [`fixtures`] finds the real models and test speech. Only tests depend on this crate.
 
+pub mod fixtures;
 mod postgres;
 mod process;
 mod redis;

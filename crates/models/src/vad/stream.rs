@@ -61,6 +61,18 @@ impl<'a> VadStream<'a> {
         Ok(())
     }
 
+    /// Runs the chunks completed so far without waiting for a full batch, so a live stream
+    /// gets each 32 ms chunk's probability as soon as its audio has arrived.
+    ///
+    /// # Errors
+    /// [`ModelError::Inference`] when a tensor operation fails.
+    pub fn flush(&mut self, probabilities: &mut Vec<f32>) -> Result<(), ModelError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        self.run_batch(probabilities)
+    }
+
     /// Runs what is left, the last partial chunk padded with zeros.
     ///
     /// # Errors

@@ -54,6 +54,8 @@ pub(crate) struct WindowDecoder<'a> {
     pub tokenizer: &'a Tokenizer,
     pub filters: &'a LogitFilters,
     pub cancel: Option<&'a AtomicBool>,
+    /// Most tokens one sequence may have (at most `n_text_ctx / 2`).
+    pub max_tokens: usize,
 }
 
 impl WindowDecoder<'_> {
@@ -125,7 +127,7 @@ impl WindowDecoder<'_> {
         let eot = self.tokenizer.special.eot;
         let mut tokens = Vec::new();
         let mut sum_logprob = 0f64;
-        for _ in 0..n_text_ctx / 2 {
+        for _ in 0..self.max_tokens.min(n_text_ctx / 2) {
             self.check_cancel()?;
             self.filters.apply(&mut logits, &tokens);
             let next = if temperature > 0.0 {
@@ -174,7 +176,7 @@ impl WindowDecoder<'_> {
         }];
         let mut logits = vec![first_logits];
         let mut finished: Vec<Hypothesis> = Vec::new();
-        for _ in 0..n_text_ctx / 2 {
+        for _ in 0..self.max_tokens.min(n_text_ctx / 2) {
             self.check_cancel()?;
             let mut candidates = Vec::with_capacity(beams.len() * (beam_size + 1));
             for (parent, (beam, row)) in beams.iter().zip(&mut logits).enumerate() {

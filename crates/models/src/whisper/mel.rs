@@ -41,11 +41,16 @@ impl LogMel {
     /// `N_FRAMES` frames starting at `start`, the ones past the end zero (as Whisper's
     /// `pad_or_trim` fills them), laid out `[n_mels][N_FRAMES]`.
     pub fn window(&self, start: usize) -> Vec<f32> {
-        let mut out = vec![0.0; self.n_mels * N_FRAMES];
-        let available = self.n_frames.saturating_sub(start).min(N_FRAMES);
+        self.window_of(start, N_FRAMES)
+    }
+
+    /// `frames` frames starting at `start`, zero past the end, laid out `[n_mels][frames]`.
+    pub fn window_of(&self, start: usize, frames: usize) -> Vec<f32> {
+        let mut out = vec![0.0; self.n_mels * frames];
+        let available = self.n_frames.saturating_sub(start).min(frames);
         for mel in 0..self.n_mels {
             let row = &self.data[mel * self.n_frames..(mel + 1) * self.n_frames];
-            out[mel * N_FRAMES..mel * N_FRAMES + available]
+            out[mel * frames..mel * frames + available]
                 .copy_from_slice(&row[start..start + available]);
         }
         out

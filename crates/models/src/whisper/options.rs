@@ -71,6 +71,15 @@ pub struct TranscribeOptions {
     /// Time every word ([`Segment::words`]) from the decoder's cross-attention, at the cost of
     /// one extra decoder pass per window. Default `true`.
     pub word_timestamps: bool,
+    /// Encode audio shorter than a window as it is (plus 0.5 s) instead of padding it to 30 s,
+    /// as whisper.cpp's `audio_ctx` does: the encoder's cost falls with the audio's length, at
+    /// some cost in accuracy, since the model was trained on full windows. Meant for realtime
+    /// partials of a growing utterance. Default `false`.
+    pub short_window: bool,
+    /// Stop a window's text after 8 tokens plus this many per second of its audio; `None`
+    /// allows the model's maximum (224). A hallucination loop on a 2 s window otherwise runs
+    /// all 224 steps; realtime sessions cap it to keep latency bounded. Default `None`.
+    pub max_tokens_per_second: Option<f32>,
 }
 
 impl Default for TranscribeOptions {
@@ -87,6 +96,8 @@ impl Default for TranscribeOptions {
             initial_prompt: None,
             cancel: None,
             word_timestamps: true,
+            short_window: false,
+            max_tokens_per_second: None,
         }
     }
 }

@@ -38,6 +38,13 @@ const INAUDIBLE_PEAK: f32 = 3.2e-4;
 /// Seconds per mel frame.
 const SECS_PER_FRAME: f64 = HOP_LENGTH as f64 / SAMPLE_RATE as f64;
 
+/// Padding after the audio of a short window ([`TranscribeOptions::short_window`]): 0.5 s.
+const SHORT_WINDOW_PADDING_FRAMES: usize = 50;
+
+/// Tokens a window may always have under [`TranscribeOptions::max_tokens_per_second`]: the
+/// timestamps and a few words.
+const MIN_TOKEN_BUDGET: usize = 8;
+
 /// A window decoded at its accepted temperature, with what word timing needs of it.
 struct DecodedWindow {
     result: DecodeResult,
@@ -111,10 +118,29 @@ impl WhisperModel {
                 });
                 continue;
             }
-            let window = mel.window(seek);
+            let window = match options.short_window {
+                // The audio's own frames and half a second of padding, an even count (the
+                // second convolution halves time).
+                true if content_frames - seek < N_FRAMES => {
+                    let frames = (segment_frames + SHORT_WINDOW_PADDING_FRAMES).min(N_FRAMES);
+                    mel.window_of(seek, frames + frames % 2)
+                }
+                _ => mel.window(seek),
+            };
             let prompt = &all_tokens[prompt_reset_since..];
             let decoded = self.pool.install(|| {
-                self.decode_window(window, prompt, &choice, &mut detected, options, seek)
+                let max_tokens = options.max_tokens_per_second.map_or(usize::MAX, |rate| {
+                    MIN_TOKEN_BUDGET
+                        + (rate * segment_frames as f32 * SECS_PER_FRAME as f32) as usize
+                });
+                self.decode_window(
+                    window,
+                    prompt,
+                    &choice,
+                    &mut detected,
+                    options,
+                    (seek, max_tokens),
+                )
             })?;
             let result = &decoded.result;
 
@@ -217,11 +243,12 @@ impl WhisperModel {
         choice: &LanguageChoice,
         detected: &mut Option<DetectedLanguage>,
         options: &TranscribeOptions,
-        seek: usize,
+        (seek, max_tokens): (usize, usize),
     ) -> Result<DecodedWindow, ModelError> {
+        let frames = window.len() / self.net.hp.n_mels;
         let mel = Tensor::from_vec(
             window,
-            (1, self.net.hp.n_mels, N_FRAMES),
+            (1, self.net.hp.n_mels, frames),
             &candle_core::Device::Cpu,
         )?;
         let started = std::time::Instant::now();
@@ -265,6 +292,7 @@ impl WhisperModel {
             tokenizer: &self.tokenizer,
             filters: &self.filters,
             cancel: options.cancel.as_deref(),
+            max_tokens,
         };
         let mut last = None;
         for (attempt, &temperature) in options.temperatures.iter().enumerate() {

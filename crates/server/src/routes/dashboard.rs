@@ -1,6 +1,6 @@
 //! `/v1/console/dashboard`: what an operator glances at, in one read-only answer — tasks waiting
 //! and running per stage, jobs by status, the error rate of recent jobs, each worker's engine,
-//! models and last heartbeat, and realtime capacity (none until realtime exists).
+//! models and last heartbeat, and the realtime sessions of this gateway against its capacity.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -79,6 +79,7 @@ pub async fn dashboard(State(state): State<Arc<AppState>>) -> ApiResult<Json<Val
         })
         .collect();
 
+    let realtime = state.realtime.capacity.snapshot();
     Ok(Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_secs": state.started_at.elapsed().as_secs(),
@@ -86,7 +87,10 @@ pub async fn dashboard(State(state): State<Arc<AppState>>) -> ApiResult<Json<Val
         "jobs": state.store.count_jobs().await?.by_status,
         "error_rate": { "window": ERROR_RATE_WINDOW, "finished": finished, "failed": failed, "rate": rate },
         "engines": engines,
-        "realtime": Value::Null,
+        "realtime": {
+            "active_sessions": realtime.active_sessions,
+            "capacity": realtime.max_sessions,
+        },
     })))
 }
 

@@ -9,6 +9,7 @@ pub(crate) mod elevenlabs;
 mod jobs;
 mod keys;
 pub mod openai;
+mod realtime;
 mod stream;
 mod sync;
 mod system;
@@ -71,6 +72,7 @@ const READ: Access = Access::Scope(Scope::JobsRead);
 const WRITE: Access = Access::Scope(Scope::JobsWrite);
 const ADMIN: Access = Access::Scope(Scope::Admin);
 const WEBHOOKS: Access = Access::Scope(Scope::Webhooks);
+const REALTIME: Access = Access::Scope(Scope::Realtime);
 
 fn table() -> RouteTable {
     let jobs = "/v1/audio/transcriptions";
@@ -106,6 +108,48 @@ fn table() -> RouteTable {
         READ,
         "Queue depth, jobs by status, engines",
         get(system::status),
+    )
+    .add(
+        Method::GET,
+        "/v1/audio/transcriptions/stream",
+        REALTIME,
+        "Live transcription over WebSocket (native protocol)",
+        get(realtime::native::stream),
+    )
+    .add(
+        Method::GET,
+        "/v1/speech-to-text/realtime",
+        REALTIME,
+        "Live transcription over WebSocket (ElevenLabs protocol)",
+        get(realtime::elevenlabs::realtime),
+    )
+    .add(
+        Method::POST,
+        "/v1/single-use-token/{token_type}",
+        REALTIME,
+        "A single-use token that opens one realtime session (ElevenLabs)",
+        post(realtime::sessions::single_use_token),
+    )
+    .add(
+        Method::GET,
+        "/v1/realtime/status",
+        REALTIME,
+        "Realtime sessions running on this gateway and its capacity",
+        get(realtime::sessions::status),
+    )
+    .add(
+        Method::GET,
+        "/v1/realtime/sessions",
+        REALTIME,
+        "Realtime session records, newest first",
+        get(realtime::sessions::list),
+    )
+    .add(
+        Method::GET,
+        "/v1/realtime/sessions/{session_id}",
+        REALTIME,
+        "One realtime session record",
+        get(realtime::sessions::get),
     )
     .add(
         Method::GET,

@@ -56,6 +56,7 @@ pub struct AppOptions {
     pub webhooks: Option<dalston_server::config::WebhookConfig>,
     /// Models from this directory instead of [`models_dir`].
     pub models_dir: Option<PathBuf>,
+    pub realtime: Option<dalston_server::config::RealtimeConfig>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -82,6 +83,9 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     config.webhooks.allow_private_targets = true;
     if let Some(webhooks) = options.webhooks {
         config.webhooks = webhooks;
+    }
+    if let Some(realtime) = options.realtime {
+        config.realtime = realtime;
     }
     start(config, data_dir).await
 }

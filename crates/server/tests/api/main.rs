@@ -13,5 +13,6 @@ mod elevenlabs;
 mod helpers;
 mod jobs;
 mod openai;
+mod realtime;
 mod sdk;
 mod webhooks;

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::helpers::{ADMIN_KEY, spawn_app, test_file};
+use crate::helpers::{ADMIN_KEY, AppOptions, spawn_app_with, test_file};
 
 fn sdk_python() -> Option<PathBuf> {
     let python = std::env::var_os("DALSTON_SDK_PYTHON").map(PathBuf::from);
@@ -25,9 +25,9 @@ fn script(name: &str) -> PathBuf {
 }
 
 /// Runs one SDK script against a fresh server and fails with its output.
-async fn run_sdk_script(name: &str) {
+async fn run_sdk_script(name: &str, options: AppOptions) {
     let Some(python) = sdk_python() else { return };
-    let app = spawn_app().await;
+    let app = spawn_app_with(options).await;
     let output = tokio::process::Command::new(python)
         .arg(script(name))
         .arg(&app.address)
@@ -46,10 +46,19 @@ async fn run_sdk_script(name: &str) {
 
 #[tokio::test]
 async fn the_official_openai_sdk_works_unchanged() {
-    run_sdk_script("openai_sdk.py").await;
+    run_sdk_script("openai_sdk.py", AppOptions::default()).await;
 }
 
 #[tokio::test]
 async fn the_official_elevenlabs_sdk_works_unchanged() {
-    run_sdk_script("elevenlabs_sdk.py").await;
+    run_sdk_script("elevenlabs_sdk.py", AppOptions::default()).await;
+}
+
+#[tokio::test]
+async fn the_official_elevenlabs_sdk_realtime_client_works_unchanged() {
+    let options = AppOptions {
+        realtime: Some(crate::realtime::realtime_config()),
+        ..AppOptions::default()
+    };
+    run_sdk_script("elevenlabs_realtime.py", options).await;
 }

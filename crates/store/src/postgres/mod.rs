@@ -39,6 +39,14 @@ pub fn migrator() -> Migrator {
                 .into_sql_str(),
             false,
         ),
+        Migration::new(
+            4,
+            "realtime".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(include_str!("../../migrations/postgres/0004_realtime.sql"))
+                .into_sql_str(),
+            false,
+        ),
     ])
 }
 
@@ -114,5 +122,6 @@ mod tests {
 
 crate::webhooks::impl_webhook_store!(PgStore);
 crate::engines::impl_engine_registry!(PgStore);
+crate::realtime::impl_realtime_store!(PgStore);
 
 crate::metadata_sql::impl_metadata_store!(PgStore, sqlx::PgPool, " FOR UPDATE");

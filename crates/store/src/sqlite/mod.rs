@@ -41,6 +41,13 @@ pub fn migrator() -> Migrator {
             AssertSqlSafe(include_str!("../../migrations/sqlite/0003_engines.sql")).into_sql_str(),
             false,
         ),
+        Migration::new(
+            4,
+            "realtime".into(),
+            MigrationType::Simple,
+            AssertSqlSafe(include_str!("../../migrations/sqlite/0004_realtime.sql")).into_sql_str(),
+            false,
+        ),
     ])
 }
 
@@ -84,5 +91,6 @@ impl SqliteStore {
 
 crate::webhooks::impl_webhook_store!(SqliteStore);
 crate::engines::impl_engine_registry!(SqliteStore);
+crate::realtime::impl_realtime_store!(SqliteStore);
 
 crate::metadata_sql::impl_metadata_store!(SqliteStore, sqlx::SqlitePool, "");
