@@ -14,4 +14,5 @@ mod helpers;
 mod jobs;
 mod openai;
 mod sdk;
+mod speech_only;
 mod webhooks;
