@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{AppOptions, spawn_app, spawn_app_with, test_file};
+use crate::helpers::{AppOptions, TestApp, spawn_app, spawn_app_with, test_file};
 
 const RATE: u32 = 16_000;
 
@@ -44,18 +44,27 @@ fn words(job: &Value) -> Vec<(String, f64, f64)> {
         .collect()
 }
 
-async fn assert_empty_transcript(samples: &[f32], name: &str) {
-    let app = spawn_app().await;
-    let id = app.post_bytes(wav(samples), name, &[]).await;
-    assert_eq!(id.status(), 201);
-    let id: Value = id.json().await.expect("json");
+/// Uploads `samples` as a WAV file named `name` and waits for the job, asserting it completed.
+async fn transcribe_samples(
+    app: &TestApp,
+    samples: &[f32],
+    name: &str,
+    fields: &[(&str, &str)],
+) -> Value {
+    let response = app.post_bytes(wav(samples), name, fields).await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.expect("json");
+    let id = created["id"].as_str().expect("id");
     let job = app
-        .wait_for_job(
-            id["id"].as_str().expect("id"),
-            std::time::Duration::from_secs(300),
-        )
+        .wait_for_job(id, std::time::Duration::from_secs(300))
         .await;
     assert_eq!(job["status"], "completed", "{job}");
+    job
+}
+
+async fn assert_empty_transcript(samples: &[f32], name: &str) {
+    let app = spawn_app().await;
+    let job = transcribe_samples(&app, samples, name, &[]).await;
     assert_eq!(job["text"], "", "{name} produced text: {job}");
     assert_eq!(job["words"], serde_json::json!([]), "{job}");
     assert_eq!(job["segments"], serde_json::json!([]), "{job}");
@@ -97,18 +106,7 @@ async fn speech_after_twenty_seconds_of_silence_keeps_its_times() {
 
     let app = spawn_app().await;
     let original = words(&app.transcribe(&jfk, &[("language", "en")]).await);
-    let id = app
-        .post_bytes(wav(&delayed), "delayed.wav", &[("language", "en")])
-        .await;
-    assert_eq!(id.status(), 201);
-    let id: Value = id.json().await.expect("json");
-    let job = app
-        .wait_for_job(
-            id["id"].as_str().expect("id"),
-            std::time::Duration::from_secs(300),
-        )
-        .await;
-    assert_eq!(job["status"], "completed", "{job}");
+    let job = transcribe_samples(&app, &delayed, "delayed.wav", &[("language", "en")]).await;
     let shifted = words(&job);
 
     let texts = |words: &[(String, f64, f64)]| -> Vec<String> {
