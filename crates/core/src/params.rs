@@ -70,6 +70,9 @@ pub struct JobParameters {
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct VadParameters {
+    /// `Some(false)` transcribes the whole audio, silence included, instead of only the speech
+    /// regions (for audio VAD misjudges, such as speech under loud music); `None` is on.
+    pub filter: Option<bool>,
     /// Speech probability (0–1, exclusive) at or above which a 32 ms chunk is speech.
     pub threshold: Option<f32>,
     /// Shorter bursts of speech are ignored.
@@ -282,6 +285,7 @@ mod tests {
             })
         );
         let vad = VadParameters {
+            filter: Some(false),
             threshold: Some(0.3),
             min_speech_duration_ms: Some(0),
             min_silence_duration_ms: Some(2_000),

@@ -291,6 +291,17 @@ fn parse_number<T: std::str::FromStr>(value: &str, field: &str) -> ApiResult<T> 
         .map_err(|_| ApiError::BadRequest(format!("{field} must be a whole number, got {value:?}")))
 }
 
+/// `true`/`false` as form fields spell them (also `True`/`False`, `1`/`0`).
+fn parse_bool(value: &str, field: &str) -> ApiResult<bool> {
+    match value {
+        "true" | "True" | "1" => Ok(true),
+        "false" | "False" | "0" => Ok(false),
+        other => Err(ApiError::BadRequest(format!(
+            "{field} must be true or false, got {other:?}"
+        ))),
+    }
+}
+
 /// A list field sent as a JSON array string, as repeated fields (`name` or `name[]`), or as a
 /// comma-separated string.
 pub(crate) fn list_field(
@@ -385,6 +396,9 @@ pub fn native_parameters(form: &ReceivedForm, state: &AppState) -> ApiResult<Job
         webhook_url: single(fields, "webhook_url").map(str::to_owned),
         webhook_metadata: webhook_metadata(fields)?,
         vad: VadParameters {
+            filter: single(fields, "vad_filter")
+                .map(|value| parse_bool(value, "vad_filter"))
+                .transpose()?,
             threshold: single(fields, "vad_threshold")
                 .map(|value| {
                     value.parse::<f32>().map_err(|_| {
@@ -453,5 +467,13 @@ mod tests {
             vec!["a", "b"]
         );
         assert!(list_field(&form(&[("v", "[1")]), "v").is_err());
+    }
+
+    #[test]
+    fn booleans_are_true_or_false_and_nothing_else() {
+        assert!(parse_bool("true", "f").unwrap());
+        assert!(parse_bool("1", "f").unwrap());
+        assert!(!parse_bool("False", "f").unwrap());
+        assert!(parse_bool("no", "f").is_err());
     }
 }

@@ -3,6 +3,7 @@
 pub mod diarize;
 pub mod merge;
 pub mod prepare;
+mod speech_chunks;
 pub mod transcribe;
 
 pub use diarize::{DiarizeEngine, DiarizeResult};

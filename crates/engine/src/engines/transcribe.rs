@@ -1,17 +1,23 @@
-//! *transcribe*: Whisper (CTranslate2 weights run on candle) over the prepared audio.
+//! *transcribe*: Whisper (CTranslate2 weights run on candle) over the speech in the prepared
+//! audio: only the speech regions prepare found are decoded (see [`super::speech_chunks`]), so
+//! silence and noise never produce text; a job with `vad_filter` off is decoded whole.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use dalston_audio::{AudioError, WavReader};
 use dalston_core::params::{TimestampsGranularity, TranscriptionTask};
 use dalston_core::transcript::{Segment, Word};
 use dalston_core::{Stage, Transcript};
-use dalston_models::{LoadOptions, Task, TranscribeOptions, WhisperModel};
+use dalston_models::{
+    LoadOptions, Task, TranscribeOptions, TranscribeProgress, Transcription, WhisperModel,
+};
 use serde::{Deserialize, Serialize};
 
-use super::prepare::PREPARED_AUDIO;
+use super::prepare::{PREPARED_AUDIO, PreparedAudio};
+use super::speech_chunks::{SpeechChunk, plan_chunks};
 use crate::{Engine, EngineCapabilities, EngineError, TaskContext, TaskInput, TaskOutput};
 
 /// The structured result of transcribe, consumed by merge.
@@ -155,6 +161,10 @@ impl Engine for TranscribeEngine {
             .ok_or_else(|| EngineError::Failed("the prepared audio is missing".into()))?
             .path
             .clone();
+        let prepared: PreparedAudio = input
+            .upstream(Stage::Prepare)
+            .and_then(|value| serde_json::from_value(value.clone()).ok())
+            .ok_or_else(|| EngineError::Failed("the result of prepare is missing".into()))?;
         let params = input.job.parameters.clone();
         let model_id = self.catalog.resolve(params.model.as_deref()).to_owned();
         let catalog = Arc::clone(&self.catalog);
@@ -162,11 +172,16 @@ impl Engine for TranscribeEngine {
         let span = tracing::Span::current();
         let result = tokio::task::spawn_blocking(move || {
             span.in_scope(|| {
-                let bytes = std::fs::read(&path)
-                    .map_err(|e| EngineError::Failed(format!("reading prepared audio: {e}")))?;
-                let (samples, _rate) = dalston_audio::decode_wav_pcm16(&bytes).map_err(|e| {
-                    EngineError::Failed(format!("prepared audio is unreadable: {e}"))
-                })?;
+                let mut audio = WavReader::open(&path).map_err(unreadable)?;
+                let chunks = if params.vad.filter == Some(false) {
+                    vec![SpeechChunk::whole(audio.len(), audio.sample_rate_hz())]
+                } else {
+                    plan_chunks(
+                        &prepared.speech_regions,
+                        audio.len(),
+                        audio.sample_rate_hz(),
+                    )
+                };
                 let model = catalog.get(&model_id)?;
                 let options = TranscribeOptions {
                     language: params.language.clone(),
@@ -181,36 +196,14 @@ impl Engine for TranscribeEngine {
                     word_timestamps: params.timestamps_granularity == TimestampsGranularity::Word,
                     ..TranscribeOptions::default()
                 };
-                let mut decoded: Vec<Segment> = Vec::new();
-                let mut on_progress = |progress: dalston_models::TranscribeProgress| {
-                    let fresh = progress
-                        .new_segments
-                        .iter()
-                        .filter(|s| !s.text.trim().is_empty());
-                    let before = decoded.len();
-                    for segment in fresh {
-                        decoded.push(to_segment(decoded.len(), segment));
-                    }
-                    if decoded.len() > before {
-                        context.report_partial(serde_json::json!({ "segments": decoded }));
-                    }
-                    if progress.total_secs > 0.0 {
-                        #[expect(clippy::cast_possible_truncation, reason = "a fraction")]
-                        context.report_progress(
-                            (progress.processed_secs / progress.total_secs) as f32,
-                        );
-                    }
-                };
                 let started = std::time::Instant::now();
-                let transcription = model
-                    .transcribe(&samples, &options, &mut on_progress)
-                    .map_err(|error| match error {
-                        dalston_models::ModelError::Cancelled => EngineError::Cancelled,
-                        other => EngineError::Failed(format!("transcription failed: {other}")),
-                    })?;
+                let transcription =
+                    transcribe_chunks(&model, &mut audio, &chunks, options, &context)?;
                 tracing::info!(
                     model = %model_id,
                     audio_secs = transcription.duration_secs,
+                    speech_secs = chunks.iter().map(SpeechChunk::duration_secs).sum::<f64>(),
+                    chunks = chunks.len(),
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     segments = transcription.segments.len(),
                     "transcribed"
@@ -232,6 +225,79 @@ impl Engine for TranscribeEngine {
             ..TaskOutput::default()
         })
     }
+}
+
+fn unreadable(error: AudioError) -> EngineError {
+    EngineError::Failed(format!("prepared audio is unreadable: {error}"))
+}
+
+/// Whisper over the chunks in order, each read from the prepared audio only when its turn
+/// comes (so memory holds one chunk, whatever the length of the audio), every segment and word
+/// moved back onto the audio's timeline. Segments are published as they are decoded and
+/// progress counts seconds of speech.
+///
+/// The language is detected on the first chunk (or given) and then held for the others, so
+/// one recording gets one language. Each chunk starts without the previous chunk's text but with
+/// the job's prompt and vocabulary, which then bias the whole recording rather than its first
+/// window. No chunks (no speech) means no segments, in the requested language or `en`.
+fn transcribe_chunks(
+    model: &WhisperModel,
+    audio: &mut WavReader,
+    chunks: &[SpeechChunk],
+    mut options: TranscribeOptions,
+    context: &TaskContext,
+) -> Result<Transcription, EngineError> {
+    let total_secs: f64 = chunks.iter().map(SpeechChunk::duration_secs).sum();
+    let mut done_secs = 0.0;
+    let mut language = None;
+    let mut language_probability = None;
+    let mut segments: Vec<dalston_models::Segment> = Vec::new();
+    let mut published: Vec<Segment> = Vec::new();
+    for chunk in chunks {
+        let samples = chunk.read(audio).map_err(unreadable)?;
+        let mut on_progress = |progress: TranscribeProgress| {
+            let before = published.len();
+            for mut segment in progress.new_segments {
+                if segment.text.trim().is_empty() {
+                    continue;
+                }
+                chunk.restore(&mut segment);
+                published.push(to_segment(published.len(), &segment));
+            }
+            if published.len() > before {
+                context.report_partial(serde_json::json!({ "segments": published }));
+            }
+            if total_secs > 0.0 {
+                #[expect(clippy::cast_possible_truncation, reason = "a fraction")]
+                context
+                    .report_progress(((done_secs + progress.processed_secs) / total_secs) as f32);
+            }
+        };
+        let transcription = model
+            .transcribe(&samples, &options, &mut on_progress)
+            .map_err(|error| match error {
+                dalston_models::ModelError::Cancelled => EngineError::Cancelled,
+                other => EngineError::Failed(format!("transcription failed: {other}")),
+            })?;
+        if options.language.is_none() && transcription.language_probability.is_some() {
+            options.language = Some(transcription.language.clone());
+            language_probability = transcription.language_probability;
+        }
+        language = Some(transcription.language);
+        segments.extend(transcription.segments.into_iter().map(|mut segment| {
+            chunk.restore(&mut segment);
+            segment
+        }));
+        done_secs += chunk.duration_secs();
+    }
+    Ok(Transcription {
+        language: language
+            .or(options.language)
+            .unwrap_or_else(|| "en".to_owned()),
+        language_probability,
+        duration_secs: audio.len() as f64 / f64::from(audio.sample_rate_hz()),
+        segments,
+    })
 }
 
 /// A decoded Whisper segment as a transcript segment (the `index`-th non-empty one).
@@ -264,7 +330,7 @@ fn to_segment(index: usize, segment: &dalston_models::Segment) -> Segment {
 fn to_result(
     model_id: &str,
     language_requested: bool,
-    transcription: dalston_models::Transcription,
+    transcription: Transcription,
 ) -> TranscribeResult {
     let segments = transcription
         .segments

@@ -15,4 +15,5 @@ mod jobs;
 mod openai;
 mod realtime;
 mod sdk;
+mod speech_only;
 mod webhooks;
