@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::deployment::{Deployment, on_both_deployments};
 use crate::helpers::{ADMIN_KEY, spawn_app, test_file};
 
 fn sdk_python() -> Option<PathBuf> {
@@ -25,9 +26,9 @@ fn script(name: &str) -> PathBuf {
 }
 
 /// Runs one SDK script against a fresh server and fails with its output.
-async fn run_sdk_script(name: &str) {
+async fn run_sdk_script(deployment: Deployment, name: &str) {
     let Some(python) = sdk_python() else { return };
-    let app = spawn_app().await;
+    let app = spawn_app(deployment).await;
     let output = tokio::process::Command::new(python)
         .arg(script(name))
         .arg(&app.address)
@@ -44,12 +45,15 @@ async fn run_sdk_script(name: &str) {
     );
 }
 
-#[tokio::test]
-async fn the_official_openai_sdk_works_unchanged() {
-    run_sdk_script("openai_sdk.py").await;
+async fn the_official_openai_sdk_works_unchanged(deployment: Deployment) {
+    run_sdk_script(deployment, "openai_sdk.py").await;
 }
 
-#[tokio::test]
-async fn the_official_elevenlabs_sdk_works_unchanged() {
-    run_sdk_script("elevenlabs_sdk.py").await;
+async fn the_official_elevenlabs_sdk_works_unchanged(deployment: Deployment) {
+    run_sdk_script(deployment, "elevenlabs_sdk.py").await;
 }
+
+on_both_deployments!(
+    the_official_openai_sdk_works_unchanged,
+    the_official_elevenlabs_sdk_works_unchanged,
+);
