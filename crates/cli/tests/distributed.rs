@@ -124,6 +124,15 @@ impl Cluster {
         process
     }
 
+    /// A gateway on a free port and a client of it, returned once the cluster is ready.
+    async fn ready_gateway(&self, within: Duration) -> (Process, Client) {
+        let port = free_port();
+        let gateway = self.gateway("gateway", port);
+        let client = Client::new(port);
+        client.wait_ready(self, within).await;
+        (gateway, client)
+    }
+
     fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.log_path(name)).unwrap_or_default()
     }
@@ -254,10 +263,7 @@ async fn an_engine_killed_mid_task_is_replaced_and_the_job_completes() {
     let _prepare = cluster.engine("prepare", "prepare");
     let _merge = cluster.engine("merge", "merge");
     let mut doomed = cluster.engine("transcribe-a", "transcribe");
-    let port = free_port();
-    let _gateway = cluster.gateway("gateway", port);
-    let client = Client::new(port);
-    client.wait_ready(&cluster, Duration::from_secs(120)).await;
+    let (_gateway, client) = cluster.ready_gateway(Duration::from_secs(120)).await;
 
     let audio = std::fs::read(test_data("jfk.wav")).expect("jfk");
     let id = client.submit(&audio).await;
@@ -311,10 +317,7 @@ async fn an_orchestrator_killed_and_restarted_loses_no_job() {
     let _prepare = cluster.engine("prepare", "prepare");
     let _transcribe = cluster.engine("transcribe", "transcribe");
     let _merge = cluster.engine("merge", "merge");
-    let port = free_port();
-    let _gateway = cluster.gateway("gateway", port);
-    let client = Client::new(port);
-    client.wait_ready(&cluster, Duration::from_secs(120)).await;
+    let (_gateway, client) = cluster.ready_gateway(Duration::from_secs(120)).await;
 
     let audio = std::fs::read(test_data(SHORT_CLIP)).expect("clip");
     let mut ids = Vec::new();
@@ -435,10 +438,7 @@ async fn workers_reconnect_after_redis_restarts() {
     let _prepare = cluster.engine("prepare", "prepare");
     let _transcribe = cluster.engine("transcribe", "transcribe");
     let _merge = cluster.engine("merge", "merge");
-    let port = free_port();
-    let _gateway = cluster.gateway("gateway", port);
-    let client = Client::new(port);
-    client.wait_ready(&cluster, Duration::from_secs(120)).await;
+    let (_gateway, client) = cluster.ready_gateway(Duration::from_secs(120)).await;
     let audio = std::fs::read(test_data(SHORT_CLIP)).expect("clip");
     let before = client.submit(&audio).await;
     client
@@ -489,10 +489,7 @@ async fn many_jobs_through_one_gateway_and_three_engines_each_run_exactly_once()
         .iter()
         .map(|name| cluster.engine(name, "transcribe"))
         .collect();
-    let port = free_port();
-    let _gateway = cluster.gateway("gateway", port);
-    let client = Client::new(port);
-    client.wait_ready(&cluster, Duration::from_secs(180)).await;
+    let (_gateway, client) = cluster.ready_gateway(Duration::from_secs(180)).await;
 
     // Ready means every stage has one engine; the three transcribers load their model apart.
     let deadline = Instant::now() + Duration::from_secs(180);

@@ -173,9 +173,7 @@ impl Runner {
             self.queue.ack(&lease).await?;
             return Ok(());
         }
-        if matches!(job.status, JobStatus::Cancelling | JobStatus::Cancelled)
-            || job.status.is_terminal()
-        {
+        if is_stopping(job.status) {
             self.finish(&lease, &task, TaskStatus::Cancelled, TaskUpdate::default())
                 .await?;
             return Ok(());
@@ -215,10 +213,7 @@ impl Runner {
         // stored.
         match outcome {
             Ok(Some(output)) => self.record_success(&lease, &task, output).await,
-            Ok(None) => {
-                tracing::warn!("lease lost while working; another worker owns the task now");
-                Ok(())
-            }
+            Ok(None) => self.after_lost_lease(&task).await,
             Err(EngineError::Cancelled) => {
                 self.finish(&lease, &task, TaskStatus::Cancelled, TaskUpdate::default())
                     .await
@@ -417,6 +412,37 @@ impl Runner {
         }
     }
 
+    /// A lost lease mostly means the task outlived it and another worker owns the task now. But
+    /// cancelling or failing a job removes its messages, leased ones too: then no other worker
+    /// will finish the task, and one left `running` would hold a cancelling job there forever
+    /// (it waits for its running tasks). So the task of a stopping job is recorded cancelled.
+    async fn after_lost_lease(&self, task: &TaskRecord) -> Result<(), RunnerError> {
+        let stopping = self
+            .store
+            .get_job(&task.job_id)
+            .await?
+            .is_some_and(|job| is_stopping(job.status));
+        if !stopping {
+            tracing::warn!("lease lost while working; another worker owns the task now");
+            return Ok(());
+        }
+        tracing::info!("the job stopped while its task ran; recording the task cancelled");
+        let update = TaskUpdate {
+            completed_at_ms: Some(now_ms()),
+            ..Default::default()
+        };
+        self.store
+            .transition_task(
+                &task.id,
+                &[TaskStatus::Running],
+                TaskStatus::Cancelled,
+                &update,
+            )
+            .await?;
+        self.events.task_changed(&task.job_id);
+        Ok(())
+    }
+
     /// Records a terminal state, then acks: a crash in between redelivers the message, and the
     /// redelivery sees the terminal state and only acks.
     async fn finish(
@@ -434,6 +460,11 @@ impl Runner {
         self.events.task_changed(&task.job_id);
         Ok(())
     }
+}
+
+/// Whether a job in `status` runs no more tasks (being cancelled, or finished).
+fn is_stopping(status: JobStatus) -> bool {
+    status == JobStatus::Cancelling || status.is_terminal()
 }
 
 fn artifact_names(output: &serde_json::Value) -> Vec<String> {

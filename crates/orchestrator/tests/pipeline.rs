@@ -1,7 +1,8 @@
 //! The orchestrator and the runner over the real embedded store, queue and blob store, with
 //! engines that fail on purpose: retries with backoff, a failed job's reason, optional stages,
-//! and reclaiming a task whose worker died. (The real engines are covered by the server's API
-//! tests; these engines exercise the machinery around them.)
+//! reclaiming a task whose worker died, and cancelling a job while its task runs. (The real
+//! engines are covered by the server's API tests; these engines exercise the machinery around
+//! them.)
 #![expect(clippy::expect_used, reason = "tests panic with a message on failure")]
 
 use std::sync::Arc;
@@ -63,6 +64,40 @@ fn flaky(stage: Stage, failures: u32, error: fn() -> EngineError) -> Arc<FlakyEn
         calls: AtomicU32::new(0),
         error,
     })
+}
+
+/// Works until its task is cancelled, and says when it is running: after its first pause, by
+/// when the runner has handled the heartbeat it sends as the task starts (the runner's loop
+/// only polls the engine between heartbeats).
+#[derive(Default)]
+struct UntilCancelled {
+    running: tokio::sync::Notify,
+}
+
+#[async_trait]
+impl Engine for UntilCancelled {
+    fn capabilities(&self) -> EngineCapabilities {
+        EngineCapabilities {
+            engine_id: "until-cancelled".into(),
+            stage: Stage::Prepare,
+            models: vec![],
+            word_timestamps: false,
+        }
+    }
+
+    async fn process(
+        &self,
+        _input: TaskInput,
+        context: TaskContext,
+    ) -> Result<TaskOutput, EngineError> {
+        loop {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if context.is_cancelled() {
+                return Err(EngineError::Cancelled);
+            }
+            self.running.notify_one();
+        }
+    }
 }
 
 struct NoEvents;
@@ -317,6 +352,47 @@ async fn cancelling_a_pending_job_cancels_every_task() {
         h.orchestrator.cancel_job(&job).await.expect("cancel"),
         None,
         "already terminal"
+    );
+}
+
+/// Cancelling removes the job's messages, the running task's leased one too: its runner loses
+/// the lease, and must still record the task stopped, or the job stays `cancelling` for good.
+#[tokio::test]
+async fn cancelling_a_running_job_stops_its_running_task_and_finishes() {
+    let h = harness().await;
+    let job_id = h.create_job().await;
+    let engine = Arc::new(UntilCancelled::default());
+    // The runner heartbeats every 200 ms, so it soon finds its message gone.
+    let runner = h.runner(engine.clone(), "w-prepare", Duration::from_millis(600));
+    let step = tokio::spawn(async move { runner.run_once().await });
+    engine.running.notified().await;
+    h.orchestrator
+        .evaluate_job(&job_id)
+        .await
+        .expect("evaluate");
+    let job = h.store.get_job(&job_id).await.expect("get").expect("job");
+    assert_eq!(job.status, JobStatus::Running);
+    assert_eq!(
+        h.orchestrator.cancel_job(&job).await.expect("cancel"),
+        Some(JobStatus::Cancelling)
+    );
+    let outcome = tokio::time::timeout(Duration::from_secs(10), step)
+        .await
+        .expect("the engine is stopped")
+        .expect("join");
+    assert_eq!(outcome.expect("runner step"), StepOutcome::Worked);
+    h.orchestrator
+        .evaluate_job(&job_id)
+        .await
+        .expect("evaluate");
+    let job = h.store.get_job(&job_id).await.expect("get").expect("job");
+    assert_eq!(job.status, JobStatus::Cancelled);
+    let tasks = h.store.tasks_for_job(&job_id).await.expect("tasks");
+    assert!(
+        tasks
+            .iter()
+            .all(|task| task.status == TaskStatus::Cancelled),
+        "{tasks:?}"
     );
 }
 

@@ -106,10 +106,7 @@ fn load_recording(path: &Path) -> Result<Recording, String> {
     let mut audio = vec![0.0; (LEAD_SECS * 16_000.0) as usize];
     audio.extend_from_slice(&decoded.samples);
     audio.extend(std::iter::repeat_n(0.0, (TAIL_SECS * 16_000.0) as usize));
-    Ok(Recording {
-        audio,
-        reference,
-    })
+    Ok(Recording { audio, reference })
 }
 
 /// What one session measured.

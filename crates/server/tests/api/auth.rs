@@ -4,6 +4,7 @@ use dalston_server::auth::{Access, Scope};
 use dalston_server::routes::routes;
 use serde_json::Value;
 
+use crate::deployment::{Deployment, on_both_deployments};
 use crate::helpers::{ADMIN_KEY, AppOptions, spawn_app_with};
 
 /// A syntactically valid id for path parameters.
@@ -30,9 +31,9 @@ async fn create_key(app: &crate::helpers::TestApp, scopes: &[&str]) -> String {
     body["key"].as_str().expect("secret").to_owned()
 }
 
-#[tokio::test]
-async fn every_route_demands_its_key_and_scope() {
+async fn every_route_demands_its_key_and_scope(deployment: Deployment) {
     let app = spawn_app_with(AppOptions {
+        deployment,
         without_engines: true,
         ..Default::default()
     })
@@ -113,9 +114,9 @@ async fn every_route_demands_its_key_and_scope() {
     }
 }
 
-#[tokio::test]
-async fn keys_are_shown_once_usable_and_revocable_and_jobs_are_private() {
+async fn keys_are_shown_once_usable_and_revocable_and_jobs_are_private(deployment: Deployment) {
     let app = spawn_app_with(AppOptions {
+        deployment,
         without_engines: true,
         ..Default::default()
     })
@@ -149,12 +150,8 @@ async fn keys_are_shown_once_usable_and_revocable_and_jobs_are_private() {
     assert!(text.contains(&key_id));
 
     // The database holds only the hash.
-    let database = std::fs::read(app.data_dir.path().join("dalston.db")).expect("db");
-    assert!(
-        !database
-            .windows(secret.len())
-            .any(|window| window == secret.as_bytes())
-    );
+    assert!(!app.database_contains(&secret).await);
+    assert!(app.database_contains(&key_id).await, "the key is stored");
 
     // A job of the admin is invisible to another tenant's key.
     let job_id = app.submit(&crate::helpers::test_file("jfk.wav"), &[]).await;
@@ -224,3 +221,8 @@ async fn keys_are_shown_once_usable_and_revocable_and_jobs_are_private() {
         .expect("revoke");
     assert_eq!(self_revoke.status(), 409);
 }
+
+on_both_deployments!(
+    every_route_demands_its_key_and_scope,
+    keys_are_shown_once_usable_and_revocable_and_jobs_are_private,
+);

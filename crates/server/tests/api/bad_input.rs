@@ -3,6 +3,7 @@
 use dalston_server::config::LimitsConfig;
 use serde_json::Value;
 
+use crate::deployment::{Deployment, on_both_deployments};
 use crate::helpers::{AppOptions, TestApp, ffmpeg_convert, spawn_app_with, test_file};
 
 async fn assert_rejected(
@@ -38,9 +39,9 @@ async fn job_count(app: &TestApp) -> usize {
     list["jobs"].as_array().expect("jobs").len()
 }
 
-#[tokio::test]
-async fn unusable_uploads_are_refused_with_typed_errors() {
+async fn unusable_uploads_are_refused_with_typed_errors(deployment: Deployment) {
     let app = spawn_app_with(AppOptions {
+        deployment,
         without_engines: true,
         ..Default::default()
     })
@@ -116,14 +117,14 @@ async fn unusable_uploads_are_refused_with_typed_errors() {
     );
 }
 
-#[tokio::test]
-async fn uploads_over_the_limits_are_refused() {
+async fn uploads_over_the_limits_are_refused(deployment: Deployment) {
     let limits = LimitsConfig {
         max_upload_bytes: 100_000,
         max_audio_duration_secs: 5.0,
         ..LimitsConfig::default()
     };
     let app = spawn_app_with(AppOptions {
+        deployment,
         without_engines: true,
         limits: Some(limits),
         ..Default::default()
@@ -139,14 +140,14 @@ async fn uploads_over_the_limits_are_refused() {
     assert_eq!(job_count(&app).await, 0);
 }
 
-#[tokio::test]
-async fn a_key_with_too_many_unfinished_jobs_is_told_to_wait() {
+async fn a_key_with_too_many_unfinished_jobs_is_told_to_wait(deployment: Deployment) {
     let limits = LimitsConfig {
         max_active_jobs_per_key: 1,
         ..LimitsConfig::default()
     };
     // Without engines the first job stays pending.
     let app = spawn_app_with(AppOptions {
+        deployment,
         without_engines: true,
         limits: Some(limits),
         ..Default::default()
@@ -157,3 +158,9 @@ async fn a_key_with_too_many_unfinished_jobs_is_told_to_wait() {
     assert_rejected(&app, jfk, "jfk.wav", 429, "rate_limited").await;
     assert_eq!(job_count(&app).await, 1);
 }
+
+on_both_deployments!(
+    unusable_uploads_are_refused_with_typed_errors,
+    uploads_over_the_limits_are_refused,
+    a_key_with_too_many_unfinished_jobs_is_told_to_wait,
+);

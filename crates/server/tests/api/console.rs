@@ -3,6 +3,10 @@
 //! against the real server with the real model. Screenshots of every page land in
 //! `$CARGO_TARGET_TMPDIR/console-screenshots` (`target/tmp/console-screenshots`). Under CI a
 //! missing browser fails the test instead of skipping it.
+//!
+//! These run on the embedded deployment only: the console is a client of the HTTP API, whose
+//! answers on the distributed deployment the other tests check, so a second browser run (about
+//! 45 s here) would test no backend behaviour they do not.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

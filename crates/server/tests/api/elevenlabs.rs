@@ -4,6 +4,7 @@ use base64::Engine as _;
 use dalston_core::wer::word_error_rate;
 use serde_json::Value;
 
+use crate::deployment::{Deployment, on_both_deployments};
 use crate::helpers::{ADMIN_KEY, TestApp, form, spawn_app, test_file};
 
 const JFK_TEXT: &str = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
@@ -18,9 +19,8 @@ async fn convert(app: &TestApp, fields: &[(&str, &str)]) -> reqwest::Response {
         .expect("request")
 }
 
-#[tokio::test]
-async fn convert_get_and_delete_in_elevenlabs_shapes() {
-    let app = spawn_app().await;
+async fn convert_get_and_delete_in_elevenlabs_shapes(deployment: Deployment) {
+    let app = spawn_app(deployment).await;
     let response = convert(
         &app,
         &[
@@ -111,9 +111,8 @@ async fn convert_get_and_delete_in_elevenlabs_shapes() {
     assert_eq!(body["detail"]["status"], "not_found");
 }
 
-#[tokio::test]
-async fn invalid_fields_get_the_validation_list() {
-    let app = spawn_app().await;
+async fn invalid_fields_get_the_validation_list(deployment: Deployment) {
+    let app = spawn_app(deployment).await;
     for (fields, field) in [
         (
             vec![
@@ -143,9 +142,8 @@ async fn invalid_fields_get_the_validation_list() {
     }
 }
 
-#[tokio::test]
-async fn words_alternate_with_spacing_and_rebuild_the_text() {
-    let app = spawn_app().await;
+async fn words_alternate_with_spacing_and_rebuild_the_text(deployment: Deployment) {
+    let app = spawn_app(deployment).await;
     let body: Value = convert(
         &app,
         &[
@@ -180,3 +178,9 @@ async fn words_alternate_with_spacing_and_rebuild_the_text() {
         first["text"].as_str().expect("text").chars().count()
     );
 }
+
+on_both_deployments!(
+    convert_get_and_delete_in_elevenlabs_shapes,
+    invalid_fields_get_the_validation_list,
+    words_alternate_with_spacing_and_rebuild_the_text,
+);

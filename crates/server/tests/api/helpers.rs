@@ -1,4 +1,4 @@
-//! `spawn_app()` and typed helpers over the API.
+//! `spawn_app()` and typed helpers over the API, on either [`Deployment`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,17 +8,25 @@ use dalston_server::{Application, telemetry};
 use secrecy::SecretString;
 use serde_json::Value;
 
+use crate::deployment::Deployment;
+
 /// The admin key every test server is created with.
 pub const ADMIN_KEY: &str = "dk_test_admin_key_0123456789abcdefghijklmnopqrstuv";
 
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub data_dir: tempfile::TempDir,
-    /// What the server was built from, to start it again on the same data dir.
+    /// What the server was built from, to start it again on the same data and backends.
     config: Config,
+    running: Vec<Running>,
+    data_dir: tempfile::TempDir,
+    deployment: Deployment,
+}
+
+/// One application serving in the background, and how to stop it.
+struct Running {
     stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 /// Where `scripts/fetch-models` put the models.
@@ -50,6 +58,7 @@ pub fn test_file(name: &str) -> PathBuf {
 /// Options for a test server.
 #[derive(Default)]
 pub struct AppOptions {
+    pub deployment: Deployment,
     /// Skip loading models and running engines (auth and validation tests).
     pub without_engines: bool,
     pub limits: Option<LimitsConfig>,
@@ -59,8 +68,12 @@ pub struct AppOptions {
     pub realtime: Option<dalston_server::config::RealtimeConfig>,
 }
 
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(AppOptions::default()).await
+pub async fn spawn_app(deployment: Deployment) -> TestApp {
+    spawn_app_with(AppOptions {
+        deployment,
+        ..AppOptions::default()
+    })
+    .await
 }
 
 pub async fn spawn_app_with(options: AppOptions) -> TestApp {
@@ -87,25 +100,34 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     if let Some(realtime) = options.realtime {
         config.realtime = realtime;
     }
-    start(config, data_dir).await
+    options.deployment.configure(&mut config);
+    start(config, data_dir, options.deployment).await
 }
 
-async fn start(config: Config, data_dir: tempfile::TempDir) -> TestApp {
-    let app = Application::build(config.clone())
-        .await
-        .expect("the server starts");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async {
-        let _ = stopped.await;
-    }));
+async fn start(config: Config, data_dir: tempfile::TempDir, deployment: Deployment) -> TestApp {
+    let apps = deployment.build(&config).await;
+    let port = apps
+        .iter()
+        .map(Application::port)
+        .find(|port| *port != 0)
+        .expect("a gateway");
+    let running = apps
+        .into_iter()
+        .map(|app| {
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(app.run_until(async {
+                let _ = stopped.await;
+            }));
+            Running { stop, task }
+        })
+        .collect();
     TestApp {
-        address,
+        address: format!("http://127.0.0.1:{port}"),
         client: reqwest::Client::new(),
-        data_dir,
         config,
-        stop,
-        server,
+        running,
+        data_dir,
+        deployment,
     }
 }
 
@@ -136,17 +158,40 @@ fn form_from_bytes(
 }
 
 impl TestApp {
-    /// Stops the server (its workers too) and starts a new one on the same data dir, with the
-    /// same config as changed by `change`.
+    /// Stops the server (every role, workers too) and starts it again on the same data dir and
+    /// backends, with the same config as changed by `change`.
     pub async fn restart(self, change: impl FnOnce(&mut Config)) -> TestApp {
-        let _ = self.stop.send(());
-        self.server
-            .await
-            .expect("server task")
-            .expect("server stops cleanly");
+        // All at once, as a deployment is stopped: no role goes on working while others stop.
+        let mut tasks = Vec::new();
+        for running in self.running {
+            let _ = running.stop.send(());
+            tasks.push(running.task);
+        }
+        for stopped in futures::future::join_all(tasks).await {
+            stopped.expect("server task").expect("server stops cleanly");
+        }
         let mut config = self.config;
         change(&mut config);
-        start(config, self.data_dir).await
+        start(config, self.data_dir, self.deployment).await
+    }
+
+    /// The secret that signs deliveries to a job's own `webhook_url`, which the server generated.
+    pub fn webhook_secret(&self) -> String {
+        let dir = self.deployment.orchestrator_data_dir(self.data_dir.path());
+        let secret = std::fs::read_to_string(dir.join("webhook.secret")).expect("secret file");
+        secret.trim().to_owned()
+    }
+
+    /// Whether `needle` is stored anywhere in the metadata database.
+    pub async fn database_contains(&self, needle: &str) -> bool {
+        self.deployment
+            .database_contains(&self.config, needle)
+            .await
+    }
+
+    /// The keys of every blob stored for jobs.
+    pub async fn job_blobs(&self) -> Vec<String> {
+        self.deployment.job_blobs(&self.config).await
     }
 
     pub fn url(&self, path: &str) -> String {

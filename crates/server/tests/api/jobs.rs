@@ -1,9 +1,14 @@
 //! The batch slice end to end: upload → completed → the right words.
+#![expect(
+    clippy::print_stdout,
+    reason = "the test bodies (plain functions, run by on_both_deployments!) print the WER they measured"
+)]
 
 use std::time::Duration;
 
 use dalston_core::wer::word_error_rate;
 
+use crate::deployment::{Deployment, on_both_deployments};
 use crate::helpers::{ffmpeg_convert, spawn_app, test_data_dir, test_file};
 
 const JFK_TEXT: &str = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
@@ -25,9 +30,8 @@ fn librivox_clips() -> Vec<(String, String)> {
         .collect()
 }
 
-#[tokio::test]
-async fn jfk_is_transcribed_with_segments_progress_and_stages() {
-    let app = spawn_app().await;
+async fn jfk_is_transcribed_with_segments_progress_and_stages(deployment: Deployment) {
+    let app = spawn_app(deployment).await;
     let job = app.transcribe(&test_file("jfk.wav"), &[]).await;
     let text = job["text"].as_str().expect("text");
     let wer = word_error_rate(JFK_TEXT, text);
@@ -100,9 +104,8 @@ async fn jfk_is_transcribed_with_segments_progress_and_stages() {
     assert!(last["end"].as_f64().is_some_and(|end| end > 9.5), "{last}");
 }
 
-#[tokio::test]
-async fn librivox_clips_are_transcribed_within_ten_percent_wer() {
-    let app = spawn_app().await;
+async fn librivox_clips_are_transcribed_within_ten_percent_wer(deployment: Deployment) {
+    let app = spawn_app(deployment).await;
     let dir = test_data_dir().join("librivox");
     let ids = futures_ids(&app, &dir).await;
     let mut total_errors = 0.0;
@@ -133,9 +136,8 @@ async fn futures_ids(app: &crate::helpers::TestApp, dir: &std::path::Path) -> Ve
     ids
 }
 
-#[tokio::test]
-async fn other_formats_rates_and_channels_give_the_same_words() {
-    let app = spawn_app().await;
+async fn other_formats_rates_and_channels_give_the_same_words(deployment: Deployment) {
+    let app = spawn_app(deployment).await;
     let scratch = tempfile::tempdir().expect("tempdir");
     let source = test_file("jfk.wav");
     let variants = [
@@ -176,9 +178,8 @@ async fn other_formats_rates_and_channels_give_the_same_words() {
     }
 }
 
-#[tokio::test]
-async fn exports_list_cancel_and_delete() {
-    let app = spawn_app().await;
+async fn exports_list_cancel_and_delete(deployment: Deployment) {
+    let app = spawn_app(deployment).await;
     let job = app
         .transcribe(
             &test_file("jfk.wav"),
@@ -294,13 +295,12 @@ async fn exports_list_cancel_and_delete() {
         .await
         .expect("get");
     assert_eq!(gone.status(), 404);
-    let blobs = walk_files(&app.data_dir.path().join("blobs/jobs"));
+    let blobs = app.job_blobs().await;
     assert!(blobs.is_empty(), "blobs left after delete: {blobs:?}");
 }
 
-#[tokio::test]
-async fn a_pending_job_can_be_cancelled() {
-    let app = spawn_app().await;
+async fn a_pending_job_can_be_cancelled(deployment: Deployment) {
+    let app = spawn_app(deployment).await;
     // Occupy the transcriber so the second job is still waiting when it is cancelled.
     let first = app.submit(&test_file("jfk.wav"), &[]).await;
     let second = app.submit(&test_file("jfk.wav"), &[]).await;
@@ -325,18 +325,10 @@ async fn a_pending_job_can_be_cancelled() {
     assert_eq!(first["status"], "completed");
 }
 
-fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .flat_map(|entry| {
-            if entry.path().is_dir() {
-                walk_files(&entry.path())
-            } else {
-                vec![entry.path()]
-            }
-        })
-        .collect()
-}
+on_both_deployments!(
+    jfk_is_transcribed_with_segments_progress_and_stages,
+    librivox_clips_are_transcribed_within_ten_percent_wer,
+    other_formats_rates_and_channels_give_the_same_words,
+    exports_list_cancel_and_delete,
+    a_pending_job_can_be_cancelled,
+);

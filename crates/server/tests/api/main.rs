@@ -1,5 +1,7 @@
-//! API tests: each starts the real server (real SQLite, real files, real model) on a random port
-//! and talks HTTP to it. One binary for all of them (faster to link).
+//! API tests: each starts the real server (real model) on a random port and talks HTTP to it.
+//! Each backend-independent test runs twice, on the embedded deployment (SQLite, files) and on
+//! the distributed one (PostgreSQL, Redis, S3): see [`deployment`]. One binary for all of them
+//! (faster to link).
 #![expect(
     clippy::expect_used,
     reason = "test helpers panic with a message when the server misbehaves"
@@ -9,6 +11,7 @@
 mod auth;
 mod bad_input;
 mod console;
+mod deployment;
 mod elevenlabs;
 mod helpers;
 mod jobs;

@@ -3,6 +3,7 @@
 use dalston_core::wer::word_error_rate;
 use serde_json::Value;
 
+use crate::deployment::{Deployment, on_both_deployments};
 use crate::helpers::{ADMIN_KEY, TestApp, form, spawn_app, test_file};
 
 const JFK_TEXT: &str = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
@@ -17,9 +18,8 @@ async fn post(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Re
         .expect("request")
 }
 
-#[tokio::test]
-async fn openai_transcriptions_answer_synchronously_in_openai_shapes() {
-    let app = spawn_app().await;
+async fn openai_transcriptions_answer_synchronously_in_openai_shapes(deployment: Deployment) {
+    let app = spawn_app(deployment).await;
     let json: Value = post(&app, "/v1/audio/transcriptions", &[("model", "whisper-1")])
         .await
         .json()
@@ -86,9 +86,8 @@ async fn openai_transcriptions_answer_synchronously_in_openai_shapes() {
     assert!(word_error_rate(JFK_TEXT, &text.text().await.expect("body")) <= 0.10);
 }
 
-#[tokio::test]
-async fn openai_errors_use_the_openai_shape() {
-    let app = spawn_app().await;
+async fn openai_errors_use_the_openai_shape(deployment: Deployment) {
+    let app = spawn_app(deployment).await;
     let bad = post(
         &app,
         "/v1/audio/transcriptions",
@@ -124,9 +123,8 @@ async fn openai_errors_use_the_openai_shape() {
     assert_eq!(body["error"]["code"], "invalid_audio");
 }
 
-#[tokio::test]
-async fn verbose_json_with_word_timestamps() {
-    let app = spawn_app().await;
+async fn verbose_json_with_word_timestamps(deployment: Deployment) {
+    let app = spawn_app(deployment).await;
     let only_words: Value = post(
         &app,
         "/v1/audio/transcriptions",
@@ -171,9 +169,8 @@ async fn verbose_json_with_word_timestamps() {
     );
 }
 
-#[tokio::test]
-async fn translations_and_models_list() {
-    let app = spawn_app().await;
+async fn translations_and_models_list(deployment: Deployment) {
+    let app = spawn_app(deployment).await;
     let json: Value = post(&app, "/v1/audio/translations", &[("model", "whisper-1")])
         .await
         .json()
@@ -246,9 +243,8 @@ fn two_window_speech() -> Vec<u8> {
     dalston_audio::encode_wav_pcm16(&samples, 16_000)
 }
 
-#[tokio::test]
-async fn stream_true_sends_deltas_while_decoding_then_done() {
-    let app = spawn_app().await;
+async fn stream_true_sends_deltas_while_decoding_then_done(deployment: Deployment) {
+    let app = spawn_app(deployment).await;
     let form = reqwest::multipart::Form::new()
         .part(
             "file",
@@ -311,3 +307,11 @@ async fn stream_true_sends_deltas_while_decoding_then_done() {
         "the first text came before the job finished"
     );
 }
+
+on_both_deployments!(
+    openai_transcriptions_answer_synchronously_in_openai_shapes,
+    openai_errors_use_the_openai_shape,
+    verbose_json_with_word_timestamps,
+    translations_and_models_list,
+    stream_true_sends_deltas_while_decoding_then_done,
+);

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use crate::deployment::{Deployment, on_both_deployments};
 use crate::helpers::{ADMIN_KEY, AppOptions, spawn_app_with, test_file};
 
 fn sdk_python() -> Option<PathBuf> {
@@ -25,7 +26,7 @@ fn script(name: &str) -> PathBuf {
 }
 
 /// Runs one SDK script against a fresh server and fails with its output.
-async fn run_sdk_script(name: &str, options: AppOptions) {
+async fn run_sdk_script(options: AppOptions, name: &str) {
     let Some(python) = sdk_python() else { return };
     let app = spawn_app_with(options).await;
     let output = tokio::process::Command::new(python)
@@ -44,21 +45,32 @@ async fn run_sdk_script(name: &str, options: AppOptions) {
     );
 }
 
-#[tokio::test]
-async fn the_official_openai_sdk_works_unchanged() {
-    run_sdk_script("openai_sdk.py", AppOptions::default()).await;
+fn on(deployment: Deployment) -> AppOptions {
+    AppOptions {
+        deployment,
+        ..AppOptions::default()
+    }
 }
 
-#[tokio::test]
-async fn the_official_elevenlabs_sdk_works_unchanged() {
-    run_sdk_script("elevenlabs_sdk.py", AppOptions::default()).await;
+async fn the_official_openai_sdk_works_unchanged(deployment: Deployment) {
+    run_sdk_script(on(deployment), "openai_sdk.py").await;
 }
 
-#[tokio::test]
-async fn the_official_elevenlabs_sdk_realtime_client_works_unchanged() {
+async fn the_official_elevenlabs_sdk_works_unchanged(deployment: Deployment) {
+    run_sdk_script(on(deployment), "elevenlabs_sdk.py").await;
+}
+
+/// Realtime sessions run in the gateway, whichever deployment it belongs to.
+async fn the_official_elevenlabs_sdk_realtime_client_works_unchanged(deployment: Deployment) {
     let options = AppOptions {
         realtime: Some(crate::realtime::realtime_config()),
-        ..AppOptions::default()
+        ..on(deployment)
     };
-    run_sdk_script("elevenlabs_realtime.py", options).await;
+    run_sdk_script(options, "elevenlabs_realtime.py").await;
 }
+
+on_both_deployments!(
+    the_official_openai_sdk_works_unchanged,
+    the_official_elevenlabs_sdk_works_unchanged,
+    the_official_elevenlabs_sdk_realtime_client_works_unchanged,
+);

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use crate::deployment::Deployment;
 use crate::helpers::{AppOptions, TestApp, spawn_app, spawn_app_with, test_file};
 
 const RATE: u32 = 16_000;
@@ -63,7 +64,7 @@ async fn transcribe_samples(
 }
 
 async fn assert_empty_transcript(samples: &[f32], name: &str) {
-    let app = spawn_app().await;
+    let app = spawn_app(Deployment::Embedded).await;
     let job = transcribe_samples(&app, samples, name, &[]).await;
     assert_eq!(job["text"], "", "{name} produced text: {job}");
     assert_eq!(job["words"], serde_json::json!([]), "{job}");
@@ -104,7 +105,7 @@ async fn speech_after_twenty_seconds_of_silence_keeps_its_times() {
     let mut delayed = vec![0.0; (OFFSET_SECS * f64::from(RATE)) as usize];
     delayed.extend_from_slice(&speech);
 
-    let app = spawn_app().await;
+    let app = spawn_app(Deployment::Embedded).await;
     let original = words(&app.transcribe(&jfk, &[("language", "en")]).await);
     let job = transcribe_samples(&app, &delayed, "delayed.wav", &[("language", "en")]).await;
     let shifted = words(&job);
@@ -141,7 +142,7 @@ async fn a_job_with_vad_off_transcribes_what_vad_would_drop() {
         ("min_silence_duration_ms", "100"),
         ("min_speech_duration_ms", "10000"),
     ];
-    let app = spawn_app().await;
+    let app = spawn_app(Deployment::Embedded).await;
     let jfk = test_file("jfk.wav");
     let filtered = app.transcribe(&jfk, &strict).await;
     assert_eq!(filtered["text"], "", "{filtered}");
@@ -175,7 +176,7 @@ async fn german_speech_is_detected_as_german() {
             return;
         }
     }
-    let app = spawn_app().await;
+    let app = spawn_app(Deployment::Embedded).await;
     let job = app.transcribe(&path, &[("model", "whisper-base")]).await;
     assert_eq!(job["language_code"], "de", "{job}");
     assert_eq!(job["metadata"]["language_source"], "detected");

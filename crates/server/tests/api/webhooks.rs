@@ -12,6 +12,7 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
+use crate::deployment::{Deployment, on_both_deployments};
 use crate::helpers::{ADMIN_KEY, AppOptions, TestApp, spawn_app_with, test_file};
 
 /// What the receiver saw: path, headers, body.
@@ -106,7 +107,7 @@ async fn wait_for(received: &Received, path: &str, count: usize) -> Vec<(HeaderM
     panic!("{path} did not receive {count} deliveries");
 }
 
-async fn app_with_retries_after(retry_base_delay_ms: u64) -> TestApp {
+async fn app_with_retries_after(deployment: Deployment, retry_base_delay_ms: u64) -> TestApp {
     let webhooks = dalston_server::config::WebhookConfig {
         retry_base_delay_ms,
         poll_interval_ms: 50,
@@ -115,14 +116,15 @@ async fn app_with_retries_after(retry_base_delay_ms: u64) -> TestApp {
         ..Default::default()
     };
     spawn_app_with(AppOptions {
+        deployment,
         webhooks: Some(webhooks),
         ..Default::default()
     })
     .await
 }
 
-async fn app_with_fast_retries() -> TestApp {
-    app_with_retries_after(100).await
+async fn app_with_fast_retries(deployment: Deployment) -> TestApp {
+    app_with_retries_after(deployment, 100).await
 }
 
 /// `POST /v1/webhooks` for `url` (all events), whatever the answer.
@@ -167,9 +169,8 @@ async fn wait_for_log(app: &TestApp, webhook_id: &str, done: impl Fn(&Value) -> 
     panic!("the delivery log never got there: {log}");
 }
 
-#[tokio::test]
-async fn finished_jobs_are_delivered_signed_and_retried() {
-    let app = app_with_fast_retries().await;
+async fn finished_jobs_are_delivered_signed_and_retried(deployment: Deployment) {
+    let app = app_with_fast_retries(deployment).await;
     let (receiver, received) = start_receiver().await;
 
     let created: Value = app
@@ -214,9 +215,7 @@ async fn finished_jobs_are_delivered_signed_and_retried() {
 
     // The job's own URL, signed with the server's secret.
     let (headers, body) = wait_for(&received, "/job-hook", 1).await.remove(0);
-    let server_secret =
-        std::fs::read_to_string(app.data_dir.path().join("webhook.secret")).expect("secret file");
-    assert_signed(&headers, &body, server_secret.trim());
+    assert_signed(&headers, &body, &app.webhook_secret());
     let payload: Value = serde_json::from_str(&body).expect("payload");
     assert_eq!(payload["type"], "transcription.completed");
     assert_eq!(payload["data"]["job_id"], job_id);
@@ -268,9 +267,8 @@ async fn finished_jobs_are_delivered_signed_and_retried() {
     assert_eq!(deleted.status(), 204);
 }
 
-#[tokio::test]
-async fn webhook_input_is_validated() {
-    let app = app_with_fast_retries().await;
+async fn webhook_input_is_validated(deployment: Deployment) {
+    let app = app_with_fast_retries(deployment).await;
     for body in [
         serde_json::json!({ "url": "ftp://example.com" }),
         serde_json::json!({ "url": "http://127.0.0.1:9/x", "events": ["transcription.exploded"] }),
@@ -292,9 +290,10 @@ async fn webhook_input_is_validated() {
     assert_eq!(bad_url.status(), 400);
 }
 
-#[tokio::test]
-async fn elevenlabs_webhook_mode_answers_at_once_and_delivers_the_transcript() {
-    let app = app_with_fast_retries().await;
+async fn elevenlabs_webhook_mode_answers_at_once_and_delivers_the_transcript(
+    deployment: Deployment,
+) {
+    let app = app_with_fast_retries(deployment).await;
     let (receiver, received) = start_receiver().await;
     let created: Value = app
         .client
@@ -398,9 +397,10 @@ async fn elevenlabs_webhook_mode_answers_at_once_and_delivers_the_transcript() {
     }
 }
 
-#[tokio::test]
-async fn failing_and_timed_out_attempts_are_retried_with_the_same_id_and_tampering_is_detected() {
-    let app = app_with_fast_retries().await;
+async fn failing_and_timed_out_attempts_are_retried_with_the_same_id_and_tampering_is_detected(
+    deployment: Deployment,
+) {
+    let app = app_with_fast_retries(deployment).await;
     let (receiver, received) = start_receiver().await;
     let (failing_id, failing_secret) = register(&app, &format!("{receiver}/fail-3")).await;
     let (slow_id, slow_secret) = register(&app, &format!("{receiver}/slow")).await;
@@ -439,10 +439,9 @@ async fn failing_and_timed_out_attempts_are_retried_with_the_same_id_and_tamperi
     assert!(!signature_valid(headers, body, &failing_secret));
 }
 
-#[tokio::test]
-async fn a_pending_delivery_survives_a_restart() {
+async fn a_pending_delivery_survives_a_restart(deployment: Deployment) {
     // Retries wait about 3 s, long enough to stop the server in between.
-    let app = app_with_retries_after(3_000).await;
+    let app = app_with_retries_after(deployment, 3_000).await;
     let (receiver, received) = start_receiver().await;
     let (webhook_id, secret) = register(&app, &format!("{receiver}/fail-1")).await;
     app.transcribe(&test_file("jfk.wav"), &[]).await;
@@ -466,9 +465,8 @@ async fn a_pending_delivery_survives_a_restart() {
 
 /// The SSRF guard with its default: local targets are refused with a typed 400 when registered
 /// or named by a job, and again at delivery time.
-#[tokio::test]
-async fn private_targets_are_refused_unless_allowed() {
-    let app = app_with_fast_retries().await;
+async fn private_targets_are_refused_unless_allowed(deployment: Deployment) {
+    let app = app_with_fast_retries(deployment).await;
     let (receiver, received) = start_receiver().await;
     // Registered while private targets were allowed…
     let (webhook_id, _) = register(&app, &format!("{receiver}/ok")).await;
@@ -533,3 +531,12 @@ async fn private_targets_are_refused_unless_allowed() {
     );
     assert!(received.lock().expect("log").is_empty());
 }
+
+on_both_deployments!(
+    finished_jobs_are_delivered_signed_and_retried,
+    webhook_input_is_validated,
+    elevenlabs_webhook_mode_answers_at_once_and_delivers_the_transcript,
+    failing_and_timed_out_attempts_are_retried_with_the_same_id_and_tampering_is_detected,
+    a_pending_delivery_survives_a_restart,
+    private_targets_are_refused_unless_allowed,
+);
