@@ -3,7 +3,8 @@
 //! transcript, from speech onset to the first partial, the finals' WER, and how far each
 //! session fell behind the audio. Not a test: nothing about speed is asserted.
 //!
-//! `bench_realtime [--model whisper-base] [--sessions 1,2,4] [--beam 1] FILE.wav...` (default
+//! `bench_realtime [--model whisper-base] [--sessions 1,2,4] [--beam 1] [--short-finals]
+//! [--no-partials] FILE.wav...` (default
 //! files: jfk.wav and the LibriVox clips from `scripts/fetch-models`). Sessions run in this
 //! process on one loaded model, as they do in a gateway, without the WebSocket around them.
 #![expect(clippy::print_stdout, reason = "a benchmark prints its results")]
@@ -34,6 +35,10 @@ struct Options {
     model: String,
     sessions: Vec<usize>,
     beam: usize,
+    /// Finals on the utterance's own length instead of a full window.
+    short_finals: bool,
+    /// Partial transcripts on (the default) or off.
+    partials: bool,
     files: Vec<PathBuf>,
 }
 
@@ -53,12 +58,16 @@ fn parse(mut arguments: impl Iterator<Item = String>) -> Result<Options, String>
         model: "whisper-base".into(),
         sessions: vec![1, 2, 4],
         beam: 1,
+        short_finals: false,
+        partials: true,
         files: Vec::new(),
     };
     while let Some(argument) = arguments.next() {
         let mut value = |name: &str| arguments.next().ok_or(format!("{name} needs a value"));
         match argument.as_str() {
             "--model" => options.model = value("--model")?,
+            "--short-finals" => options.short_finals = true,
+            "--no-partials" => options.partials = false,
             "--beam" => {
                 options.beam = value("--beam")?
                     .parse()
@@ -217,11 +226,17 @@ fn run() -> Result<(), String> {
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "model {} (loaded in {:.1} s, {} threads), beam {}, {cpus} CPUs, load average {}",
+        "model {} (loaded in {:.1} s, {} threads), beam {}, {} finals, partials {}, {cpus} CPUs, load average {}",
         options.model,
         load_started.elapsed().as_secs_f64(),
         models.whisper.threads(),
         options.beam,
+        if options.short_finals {
+            "short-window"
+        } else {
+            "full-window"
+        },
+        if options.partials { "on" } else { "off" },
         load.split_whitespace()
             .take(3)
             .collect::<Vec<_>>()
@@ -242,6 +257,8 @@ fn run() -> Result<(), String> {
         let config = SessionConfig {
             language: Some("en".into()),
             beam_size: options.beam,
+            full_window_finals: !options.short_finals,
+            interim_results: options.partials,
             // Measure how far behind sessions fall rather than closing them.
             lag: LagLimits {
                 warn_secs: f64::INFINITY,
