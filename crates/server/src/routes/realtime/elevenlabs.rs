@@ -141,7 +141,6 @@ fn request(
         model,
         encoding,
         sample_rate_hz,
-        enhance_on_end: false,
         choice: SessionChoice {
             language,
             endpointing,
@@ -261,7 +260,7 @@ impl Protocol for ElevenLabs {
         }
     }
 
-    fn end(&self, session_id: &str, summary: &SessionSummary, _: Option<&str>) -> Option<Value> {
+    fn end(&self, session_id: &str, summary: &SessionSummary) -> Option<Value> {
         Some(json!({
             "message_type": "session_ended",
             "session_id": session_id,

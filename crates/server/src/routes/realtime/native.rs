@@ -71,6 +71,9 @@ pub async fn stream(
 }
 
 fn request(state: &AppState, params: NativeParams) -> Result<OpenRequest, String> {
+    if params.enhance_on_end {
+        return Err("enhance_on_end is not available yet".into());
+    }
     let encoding = PcmEncoding::parse(&params.encoding).ok_or_else(|| {
         format!(
             "encoding {:?} is not supported (pcm_s16le, pcm_f32le or mulaw)",
@@ -105,7 +108,6 @@ fn request(state: &AppState, params: NativeParams) -> Result<OpenRequest, String
         model: params.model.filter(|model| !model.is_empty()),
         encoding,
         sample_rate_hz: params.sample_rate,
-        enhance_on_end: params.enhance_on_end,
         choice: SessionChoice {
             language,
             endpointing: params.enable_vad.then_some(endpointing),
@@ -211,12 +213,7 @@ impl Protocol for Native {
         vec![message]
     }
 
-    fn end(
-        &self,
-        session_id: &str,
-        summary: &SessionSummary,
-        enhancement_job_id: Option<&str>,
-    ) -> Option<Value> {
+    fn end(&self, session_id: &str, summary: &SessionSummary) -> Option<Value> {
         let segments: Vec<Value> = summary
             .utterances
             .iter()
@@ -228,7 +225,7 @@ impl Protocol for Native {
                 })
             })
             .collect();
-        let mut message = json!({
+        Some(json!({
             "type": "session.end",
             "session_id": session_id,
             "total_audio_seconds": secs(summary.audio_secs),
@@ -236,11 +233,7 @@ impl Protocol for Native {
             "transcript": summary.transcript(),
             "segments": segments,
             "end_reason": summary.reason.as_str(),
-        });
-        if let Some(job_id) = enhancement_job_id {
-            message["enhancement_job_id"] = json!(job_id);
-        }
-        Some(message)
+        }))
     }
 
     fn error(&self, kind: ErrorKind, message: &str) -> Value {

@@ -20,7 +20,6 @@ pub struct OpenRequest {
     pub model: Option<String>,
     pub encoding: PcmEncoding,
     pub sample_rate_hz: u32,
-    pub enhance_on_end: bool,
     pub choice: SessionChoice,
 }
 
@@ -84,12 +83,6 @@ async fn prepare(
         return Err((
             ErrorKind::InvalidParameters,
             format!("model {model} does not support language {language:?}"),
-        ));
-    }
-    if request.enhance_on_end {
-        return Err((
-            ErrorKind::InvalidParameters,
-            "enhance_on_end is not available yet".into(),
         ));
     }
     Ok(SessionSetup {

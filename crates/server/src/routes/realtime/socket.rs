@@ -79,12 +79,7 @@ pub trait Protocol: Send + Sync + 'static {
     fn event(&mut self, event: &Event) -> Vec<serde_json::Value>;
 
     /// The last message of a session that ran.
-    fn end(
-        &self,
-        session_id: &str,
-        summary: &SessionSummary,
-        enhancement_job_id: Option<&str>,
-    ) -> Option<serde_json::Value>;
+    fn end(&self, session_id: &str, summary: &SessionSummary) -> Option<serde_json::Value>;
 
     /// A typed error.
     fn error(&self, kind: ErrorKind, message: &str) -> serde_json::Value;
@@ -233,9 +228,8 @@ pub async fn run<P: Protocol>(
         }
     };
     drop(session);
-    let enhancement_job_id: Option<String> = None;
     if connected {
-        if let Some(message) = protocol.end(&session_id, &summary, enhancement_job_id.as_deref()) {
+        if let Some(message) = protocol.end(&session_id, &summary) {
             connected = send_json(&mut socket, &message).await;
         }
         if connected {
@@ -282,7 +276,7 @@ pub async fn run<P: Protocol>(
             EndReason::Failed(error) => Some(error.clone()),
             _ => None,
         },
-        enhancement_job_id,
+        enhancement_job_id: None,
         ended_at_ms: now_ms(),
     };
     if let Err(error) = state
@@ -302,12 +296,14 @@ pub async fn run<P: Protocol>(
     drop(permit);
 }
 
+/// Hands one client action to the session. A session that has closed says so through its
+/// events (its `Ended` ends the loop), so only undecodable audio is the client's error here.
 async fn apply(
     session: &Session,
     input: &mut AudioInput,
     action: ClientAction,
 ) -> Result<(), String> {
-    let result = match action {
+    let _closed = match action {
         ClientAction::Audio(bytes) => {
             let samples = input.push(&bytes).map_err(|error| error.to_string())?;
             session.audio(samples).await
@@ -315,8 +311,6 @@ async fn apply(
         ClientAction::Commit => session.commit().await,
         ClientAction::End => session.end().await,
     };
-    // A closed session reports its end through its events; nothing to tell the client here.
-    let _ = result;
     Ok(())
 }
 
