@@ -4,38 +4,11 @@
 //! from `$DALSTON_TEST_DATA_DIR` (default `~/.cache/dalston/test-data`); both are put there by
 //! `scripts/fetch-models`. Missing files fail the tests rather than skip them.
 
-use std::path::PathBuf;
-
 use dalston_models::{LoadOptions, WhisperModel};
 
 use super::wav::read_wav;
 
-fn cache_dir(variable: &str, leaf: &str) -> PathBuf {
-    std::env::var_os(variable).map_or_else(
-        || {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/dalston")
-                .join(leaf)
-        },
-        PathBuf::from,
-    )
-}
-
-/// Path of a test recording (or listing); panics with the fix when it is missing.
-pub fn test_data(name: &str) -> PathBuf {
-    let path = cache_dir("DALSTON_TEST_DATA_DIR", "test-data").join(name);
-    assert!(
-        path.exists(),
-        "test recording {} is missing: run scripts/fetch-models (or set DALSTON_TEST_DATA_DIR)",
-        path.display()
-    );
-    path
-}
-
-/// The models directory (`$DALSTON_MODELS_DIR`, default `~/.cache/dalston/models`).
-pub fn models_dir() -> PathBuf {
-    cache_dir("DALSTON_MODELS_DIR", "models")
-}
+pub use dalston_testkit::fixtures::{models_dir, test_data};
 
 /// Loads a model directory by name (`whisper-base`, `whisper-tiny.en`).
 pub fn load_model(name: &str) -> WhisperModel {
