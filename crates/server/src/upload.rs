@@ -6,14 +6,14 @@
 //! created. A failure at any point leaves no job behind.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use axum::extract::Multipart;
 use axum::extract::multipart::Field;
 use dalston_audio::{AudioError, DecodeOptions, FfmpegPolicy};
 use dalston_core::dag::{DagPlan, build_dag};
 use dalston_core::params::{SpeakerDetection, TimestampsGranularity, VadParameters};
-use dalston_core::{JobId, JobParameters, JobStatus};
+use dalston_core::{JobId, JobParameters, JobStatus, KeyId};
 use dalston_store::clock::now_ms;
 use dalston_store::{AudioMetadata, BlobKey, JobRecord};
 use tokio::io::AsyncWriteExt;
@@ -29,8 +29,28 @@ pub struct UploadedJob {
     pub plan: DagPlan,
 }
 
-/// Removes the scratch file however the request ends.
-struct ScratchFile(PathBuf);
+/// A file in the server's scratch directory, removed however the request (or session) that
+/// made it ends.
+pub struct ScratchFile(PathBuf);
+
+impl ScratchFile {
+    /// A new, unique path in the scratch directory (created if missing), named `{prefix}-{id}`.
+    ///
+    /// # Errors
+    /// The scratch directory cannot be created.
+    pub async fn create(state: &AppState, prefix: &str) -> std::io::Result<Self> {
+        tokio::fs::create_dir_all(&state.scratch_dir).await?;
+        Ok(Self(
+            state
+                .scratch_dir
+                .join(format!("{prefix}-{}", JobId::generate())),
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
 
 impl Drop for ScratchFile {
     fn drop(&mut self) {
@@ -122,14 +142,9 @@ impl ReceivedForm {
 /// # Errors
 /// 400 for a malformed form or a missing file, 413 over the size limit.
 pub async fn receive_form(state: &AppState, mut multipart: Multipart) -> ApiResult<ReceivedForm> {
-    tokio::fs::create_dir_all(&state.scratch_dir)
+    let file = ScratchFile::create(state, "upload")
         .await
         .map_err(ApiError::internal)?;
-    let file = ScratchFile(
-        state
-            .scratch_dir
-            .join(format!("upload-{}", JobId::generate())),
-    );
     let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut upload: Option<(u64, Option<String>)> = None;
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
@@ -179,10 +194,37 @@ pub async fn prepare_job(
     form: ReceivedForm,
     parameters: JobParameters,
 ) -> ApiResult<UploadedJob> {
+    let audio = AudioFile {
+        path: form.file.path(),
+        name: form.file_name.clone(),
+        size_bytes: form.size_bytes,
+    };
+    prepare_job_from_file(state, principal.key_id.clone(), audio, parameters).await
+}
+
+/// An audio file on this machine to make a job from.
+#[derive(Debug)]
+pub struct AudioFile<'a> {
+    pub path: &'a Path,
+    /// The name shown for the job when the parameters give none.
+    pub name: Option<String>,
+    pub size_bytes: u64,
+}
+
+/// [`prepare_job`] for audio that did not come in a form (a realtime session's recording).
+///
+/// # Errors
+/// 400 for unusable audio; storage failures.
+pub async fn prepare_job_from_file(
+    state: &AppState,
+    owner_key_id: Option<KeyId>,
+    audio_file: AudioFile<'_>,
+    parameters: JobParameters,
+) -> ApiResult<UploadedJob> {
     let job_id = JobId::generate();
-    let audio = validate_audio(state, form.file.0.clone()).await?;
+    let audio = validate_audio(state, audio_file.path.to_owned()).await?;
     let key = BlobKey::original_audio(&job_id);
-    let file = tokio::fs::File::open(&form.file.0)
+    let file = tokio::fs::File::open(audio_file.path)
         .await
         .map_err(ApiError::internal)?;
     let stream = futures::StreamExt::map(tokio_util::io::ReaderStream::new(file), |chunk| {
@@ -201,16 +243,16 @@ pub async fn prepare_job(
     let display_name = parameters
         .display_name
         .clone()
-        .or(form.file_name)
+        .or(audio_file.name)
         .unwrap_or_else(|| job_id.to_string());
     let job = JobRecord {
         id: job_id,
         status: JobStatus::Pending,
         display_name,
         parameters,
-        owner_key_id: principal.key_id.clone(),
+        owner_key_id,
         original_blob_key: Some(key),
-        original_size_bytes: i64::try_from(form.size_bytes).ok(),
+        original_size_bytes: i64::try_from(audio_file.size_bytes).ok(),
         audio,
         transcript_blob_key: None,
         warnings: plan.warnings.clone(),

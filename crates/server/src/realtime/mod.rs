@@ -7,6 +7,7 @@
 //! session at once instead of slowing the sessions it already runs.
 
 mod capacity;
+mod enhancement;
 mod tokens;
 
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use dalston_models::vad::SileroVad;
 use dalston_realtime::{EndpointOptions, LagLimits, SessionConfig, SessionModels};
 
 pub use self::capacity::{Capacity, CapacitySnapshot, Refusal, SessionPermit};
+pub use self::enhancement::{EnhancementRequest, SessionRecording};
 pub use self::tokens::{REALTIME_TOKEN_PURPOSE, TOKEN_LIFETIME, TOKEN_PREFIX, hash_token};
 use crate::config::RealtimeConfig;
 

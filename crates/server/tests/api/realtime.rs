@@ -299,6 +299,50 @@ async fn bad_parameters_and_missing_keys_are_refused() {
     }
 }
 
+#[tokio::test]
+async fn enhance_on_end_makes_a_batch_job_with_speakers_from_the_session_audio() {
+    let app = app_with(realtime_config()).await;
+    let mut socket = connect_native(&app, "language=en&enhance_on_end=true").await;
+    let begin = next_json(&mut socket).await.expect("session.begin");
+    let session_id = begin["session_id"].as_str().expect("session id").to_owned();
+    stream_pcm(&mut socket, &jfk_pcm(1.0), |chunk| {
+        Message::Binary(chunk.to_vec().into())
+    })
+    .await;
+    socket
+        .send(Message::Text(json!({"type": "end"}).to_string().into()))
+        .await
+        .expect("send end");
+    let (messages, close) = drain(&mut socket).await;
+    assert_eq!(close, Some(CloseCode::Normal), "{messages:?}");
+    let end = of_type(&messages, "type", "session.end");
+    let job_id = end[0]["enhancement_job_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no enhancement_job_id in {end:?}"))
+        .to_owned();
+
+    let job = app.wait_for_job(&job_id, Duration::from_secs(300)).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let duration = job["duration"].as_f64().expect("duration");
+    assert!((duration - 12.0).abs() < 0.2, "recorded {duration} s");
+    let text = job["text"].as_str().expect("text");
+    let wer = word_error_rate(JFK_TEXT, text);
+    assert!(wer <= 0.15, "WER {wer:.3}: {text}");
+    let speakers = job["speakers"].as_array().expect("speakers");
+    assert_eq!(speakers.len(), 1, "one person speaks: {speakers:?}");
+    let words = job["words"].as_array().expect("words");
+    assert!(words.len() >= 20, "{} words", words.len());
+    assert!(
+        words
+            .iter()
+            .all(|word| word["speaker"] == speakers[0]["id"]),
+        "every word carries the speaker: {words:?}"
+    );
+
+    let record = get_json(&app, &format!("/v1/realtime/sessions/{session_id}")).await;
+    assert_eq!(record["enhancement_job_id"], job_id.as_str());
+}
+
 /// An ElevenLabs `input_audio_chunk` frame.
 fn eleven_chunk(pcm: &[u8], commit: bool) -> Message {
     let message = json!({

@@ -148,6 +148,8 @@ fn request(
             word_timestamps: echo.include_timestamps,
             prompt: (!keyterms.is_empty()).then(|| keyterms.join(", ")),
         },
+        // ElevenLabs' protocol has no hybrid mode.
+        enhance_on_end: false,
     })
 }
 
@@ -260,7 +262,12 @@ impl Protocol for ElevenLabs {
         }
     }
 
-    fn end(&self, session_id: &str, summary: &SessionSummary) -> Option<Value> {
+    fn end(
+        &self,
+        session_id: &str,
+        summary: &SessionSummary,
+        _enhancement_job_id: Option<&str>,
+    ) -> Option<Value> {
         Some(json!({
             "message_type": "session_ended",
             "session_id": session_id,

@@ -71,9 +71,6 @@ pub async fn stream(
 }
 
 fn request(state: &AppState, params: NativeParams) -> Result<OpenRequest, String> {
-    if params.enhance_on_end {
-        return Err("enhance_on_end is not available yet".into());
-    }
     let encoding = PcmEncoding::parse(&params.encoding).ok_or_else(|| {
         format!(
             "encoding {:?} is not supported (pcm_s16le, pcm_f32le or mulaw)",
@@ -115,6 +112,7 @@ fn request(state: &AppState, params: NativeParams) -> Result<OpenRequest, String
             word_timestamps: params.word_timestamps,
             prompt,
         },
+        enhance_on_end: params.enhance_on_end,
     })
 }
 
@@ -213,7 +211,12 @@ impl Protocol for Native {
         vec![message]
     }
 
-    fn end(&self, session_id: &str, summary: &SessionSummary) -> Option<Value> {
+    fn end(
+        &self,
+        session_id: &str,
+        summary: &SessionSummary,
+        enhancement_job_id: Option<&str>,
+    ) -> Option<Value> {
         let segments: Vec<Value> = summary
             .utterances
             .iter()
@@ -225,7 +228,7 @@ impl Protocol for Native {
                 })
             })
             .collect();
-        Some(json!({
+        let mut end = json!({
             "type": "session.end",
             "session_id": session_id,
             "total_audio_seconds": secs(summary.audio_secs),
@@ -233,7 +236,11 @@ impl Protocol for Native {
             "transcript": summary.transcript(),
             "segments": segments,
             "end_reason": summary.reason.as_str(),
-        }))
+        });
+        if let Some(job_id) = enhancement_job_id {
+            end["enhancement_job_id"] = json!(job_id);
+        }
+        Some(end)
     }
 
     fn error(&self, kind: ErrorKind, message: &str) -> Value {

@@ -11,7 +11,7 @@ use dalston_realtime::{AudioInput, PcmEncoding};
 
 use super::socket::{self, ErrorKind, Protocol, SessionSetup};
 use crate::auth::Principal;
-use crate::realtime::{ModelRefusal, Refusal, SessionChoice};
+use crate::realtime::{ModelRefusal, Refusal, SessionChoice, SessionRecording};
 use crate::state::AppState;
 
 /// A session request, read from the protocol's query parameters.
@@ -21,6 +21,8 @@ pub struct OpenRequest {
     pub encoding: PcmEncoding,
     pub sample_rate_hz: u32,
     pub choice: SessionChoice,
+    /// Record the audio and run a batch job on it when the session ends (hybrid mode).
+    pub enhance_on_end: bool,
 }
 
 /// Upgrades the connection and runs the session, or refuses it with a typed error.
@@ -85,6 +87,18 @@ async fn prepare(
             format!("model {model} does not support language {language:?}"),
         ));
     }
+    let recording = if request.enhance_on_end {
+        let recording = SessionRecording::create(state).await.map_err(|error| {
+            tracing::error!(error = %error, "could not start the session's recording");
+            (
+                ErrorKind::Internal,
+                "could not start recording the session for enhance_on_end".to_owned(),
+            )
+        })?;
+        Some(recording)
+    } else {
+        None
+    };
     Ok(SessionSetup {
         session_id: SessionId::generate().as_str().to_owned(),
         owner: principal.key_id.clone(),
@@ -93,5 +107,6 @@ async fn prepare(
         config: state.realtime.session_config(request.choice),
         input,
         permit,
+        recording,
     })
 }

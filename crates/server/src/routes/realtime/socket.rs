@@ -13,7 +13,7 @@ use dalston_realtime::{
 use dalston_store::clock::now_ms;
 use dalston_store::{RealtimeSessionEnd, RealtimeSessionRecord};
 
-use crate::realtime::SessionPermit;
+use crate::realtime::{EnhancementRequest, SessionPermit, SessionRecording};
 use crate::state::AppState;
 
 /// Close codes (4000–4999 are the application's).
@@ -78,8 +78,14 @@ pub trait Protocol: Send + Sync + 'static {
     /// Messages for one session event (`Ended` gets [`Protocol::end`] instead).
     fn event(&mut self, event: &Event) -> Vec<serde_json::Value>;
 
-    /// The last message of a session that ran.
-    fn end(&self, session_id: &str, summary: &SessionSummary) -> Option<serde_json::Value>;
+    /// The last message of a session that ran, with the hybrid-mode batch job made from its
+    /// audio (protocols without hybrid mode ignore it).
+    fn end(
+        &self,
+        session_id: &str,
+        summary: &SessionSummary,
+        enhancement_job_id: Option<&str>,
+    ) -> Option<serde_json::Value>;
 
     /// A typed error.
     fn error(&self, kind: ErrorKind, message: &str) -> serde_json::Value;
@@ -94,6 +100,8 @@ pub struct SessionSetup {
     pub config: SessionConfig,
     pub input: AudioInput,
     pub permit: SessionPermit,
+    /// The audio being recorded for `enhance_on_end`.
+    pub recording: Option<SessionRecording>,
 }
 
 /// Refuses a session on an open socket: the typed error, then the close frame.
@@ -122,7 +130,15 @@ pub async fn run<P: Protocol>(
         config,
         mut input,
         permit,
+        mut recording,
     } = setup;
+    let enhancement = EnhancementRequest {
+        session_id: session_id.clone(),
+        owner: owner.clone(),
+        model: model.clone(),
+        language: config.language.clone(),
+        prompt: config.prompt.clone(),
+    };
     let record = RealtimeSessionRecord {
         id: session_id.clone(),
         status: "active".into(),
@@ -187,7 +203,9 @@ pub async fn run<P: Protocol>(
                 match protocol.read(message) {
                     Ok(actions) => {
                         for action in actions {
-                            if let Err(error) = apply(live, &mut input, action).await {
+                            if let Err(error) =
+                                apply(live, &mut input, recording.as_mut(), action).await
+                            {
                                 let message = protocol.error(ErrorKind::InvalidAudio, &error);
                                 connected &= send_json(&mut socket, &message).await;
                             }
@@ -228,8 +246,17 @@ pub async fn run<P: Protocol>(
         }
     };
     drop(session);
+    // Made before the end is reported, so `session.end` can name it. A session whose client
+    // went away is enhanced too: its audio is all there is of it.
+    let enhancement_job_id = match recording {
+        Some(recording) => recording
+            .into_job(&state, enhancement)
+            .await
+            .map(|job_id| job_id.to_string()),
+        None => None,
+    };
     if connected {
-        if let Some(message) = protocol.end(&session_id, &summary) {
+        if let Some(message) = protocol.end(&session_id, &summary, enhancement_job_id.as_deref()) {
             connected = send_json(&mut socket, &message).await;
         }
         if connected {
@@ -276,7 +303,7 @@ pub async fn run<P: Protocol>(
             EndReason::Failed(error) => Some(error.clone()),
             _ => None,
         },
-        enhancement_job_id: None,
+        enhancement_job_id,
         ended_at_ms: now_ms(),
     };
     if let Err(error) = state
@@ -301,11 +328,15 @@ pub async fn run<P: Protocol>(
 async fn apply(
     session: &Session,
     input: &mut AudioInput,
+    recording: Option<&mut SessionRecording>,
     action: ClientAction,
 ) -> Result<(), String> {
     let _closed = match action {
         ClientAction::Audio(bytes) => {
             let samples = input.push(&bytes).map_err(|error| error.to_string())?;
+            if let Some(recording) = recording {
+                recording.write(&samples);
+            }
             session.audio(samples).await
         }
         ClientAction::Commit => session.commit().await,
