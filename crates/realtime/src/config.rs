@@ -67,3 +67,33 @@ impl Default for SessionConfig {
         }
     }
 }
+
+/// Settings a client changes mid-session; `None` leaves one as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionUpdate {
+    /// `Some(None)` detects the language from now on; `Some(Some(code))` fixes it.
+    pub language: Option<Option<String>>,
+    pub vad_threshold: Option<f32>,
+    pub min_silence_ms: Option<u32>,
+    pub speech_pad_ms: Option<u32>,
+}
+
+impl SessionConfig {
+    /// Applies an update; VAD settings only matter when endpointing is on.
+    pub fn update(&mut self, update: SessionUpdate) {
+        if let Some(language) = update.language {
+            self.language = language;
+        }
+        if let Some(endpointing) = self.endpointing.as_mut() {
+            if let Some(threshold) = update.vad_threshold {
+                endpointing.threshold = threshold;
+            }
+            if let Some(silence) = update.min_silence_ms {
+                endpointing.min_silence_ms = silence;
+            }
+            if let Some(pad) = update.speech_pad_ms {
+                endpointing.speech_pad_ms = pad;
+            }
+        }
+    }
+}

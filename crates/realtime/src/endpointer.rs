@@ -188,6 +188,21 @@ impl Endpointer {
     pub fn continue_speech(&mut self) {
         self.state = State::Speaking { silent_since: None };
     }
+
+    /// Takes new settings mid-stream; an utterance in progress goes on under them.
+    pub fn reconfigure(&mut self, options: &EndpointOptions) {
+        *self = Self {
+            chunks: self.chunks,
+            state: self.state,
+            ..Self::new(options)
+        };
+    }
+
+    /// Forgets any speech in progress, as if the stream had been silent (the client cleared
+    /// its audio).
+    pub fn clear(&mut self) {
+        self.state = State::Idle;
+    }
 }
 
 #[cfg(test)]
@@ -195,6 +210,37 @@ mod tests {
     use super::*;
 
     const CHUNK: u64 = CHUNK_SAMPLES as u64;
+
+    #[test]
+    fn a_longer_silence_set_mid_utterance_keeps_the_utterance_open_longer() {
+        let mut endpointer = Endpointer::new(&EndpointOptions::default());
+        let speech = run(&mut endpointer, &[0.9; 20]);
+        assert!(matches!(speech[..], [(_, Endpoint::Started { .. })]));
+        endpointer.reconfigure(&EndpointOptions {
+            min_silence_ms: 2_000,
+            ..EndpointOptions::default()
+        });
+        // 400 ms of silence (13 chunks) ended utterances before; now it does not.
+        assert!(run(&mut endpointer, &[0.0; 20]).is_empty());
+        assert!(endpointer.in_speech());
+        let ended = run(&mut endpointer, &[0.0; 60]);
+        assert!(
+            matches!(ended[..], [(_, Endpoint::Ended { .. })]),
+            "{ended:?}"
+        );
+    }
+
+    #[test]
+    fn clearing_drops_the_utterance_in_progress() {
+        let mut endpointer = Endpointer::new(&EndpointOptions::default());
+        run(&mut endpointer, &[0.9; 20]);
+        endpointer.clear();
+        assert!(!endpointer.in_speech());
+        assert!(
+            run(&mut endpointer, &[0.0; 40]).is_empty(),
+            "no end for a cleared utterance"
+        );
+    }
 
     fn run(endpointer: &mut Endpointer, probabilities: &[f32]) -> Vec<(usize, Endpoint)> {
         probabilities

@@ -14,7 +14,7 @@ mod input;
 mod session;
 mod stabilizer;
 
-pub use config::{LagLimits, SessionConfig};
+pub use config::{LagLimits, SessionConfig, SessionUpdate};
 pub use endpointer::{Endpoint, EndpointOptions, Endpointer};
 pub use events::{EndReason, Event, SessionSummary, TimedWord, Utterance};
 pub use input::{AudioInput, InputError, PcmEncoding, SAMPLE_RATES_HZ};

@@ -14,7 +14,7 @@ use dalston_models::vad::SileroVad;
 use dalston_models::{TranscribeOptions, WhisperModel};
 use tokio::sync::mpsc;
 
-use crate::config::SessionConfig;
+use crate::config::{SessionConfig, SessionUpdate};
 use crate::endpointer::{Endpoint, Endpointer};
 use crate::events::{EndReason, Event, SessionSummary, TimedWord, Utterance};
 use crate::stabilizer::Stabilizer;
@@ -39,6 +39,10 @@ enum Input {
     Audio(Vec<f32>),
     /// Finalise the current utterance now.
     Commit,
+    /// Change settings from the next audio on.
+    Configure(SessionUpdate),
+    /// Drop the utterance in progress without decoding it.
+    Clear,
     /// Finalise and end the session.
     End,
 }
@@ -104,6 +108,22 @@ impl Session {
         self.send(Input::Commit).await
     }
 
+    /// Changes the session's language or VAD settings for the audio that follows.
+    ///
+    /// # Errors
+    /// [`SessionClosed`] once the session has ended.
+    pub async fn configure(&self, update: SessionUpdate) -> Result<(), SessionClosed> {
+        self.send(Input::Configure(update)).await
+    }
+
+    /// Drops the utterance in progress (its audio is never decoded).
+    ///
+    /// # Errors
+    /// [`SessionClosed`] once the session has ended.
+    pub async fn clear(&self) -> Result<(), SessionClosed> {
+        self.send(Input::Clear).await
+    }
+
     /// Finalises what is left and ends the session.
     ///
     /// # Errors
@@ -165,6 +185,21 @@ impl Timeline {
             .unwrap_or_default()
     }
 
+    /// Forgets the utterance in progress and the audio received so far; in manual mode (no
+    /// endpointer) the next utterance starts after it.
+    fn clear(&mut self, endpointer: Option<&mut Endpointer>) {
+        self.heard_speech = false;
+        self.partial_at = 0;
+        self.utterance_start = match endpointer {
+            Some(endpointer) => {
+                endpointer.clear();
+                None
+            }
+            None => Some(self.total),
+        };
+        self.trim(self.total);
+    }
+
     /// Forgets audio before `keep_from`.
     fn trim(&mut self, keep_from: u64) {
         let drop = usize::try_from(keep_from.saturating_sub(self.buffer_start))
@@ -182,7 +217,7 @@ enum Step {
 }
 
 impl SessionTask {
-    async fn run(self, mut inputs: mpsc::Receiver<Input>) {
+    async fn run(mut self, mut inputs: mpsc::Receiver<Input>) {
         let vad = Arc::clone(&self.models.vad);
         let mut vad_stream = vad.stream();
         let mut endpointer = self.config.endpointing.as_ref().map(Endpointer::new);
@@ -236,6 +271,20 @@ impl SessionTask {
                 Input::Commit => {
                     self.commit(endpointer.as_mut(), &mut timeline, &mut summary, true)
                         .await
+                }
+                Input::Configure(update) => {
+                    self.config.update(update);
+                    if let (Some(endpointer), Some(options)) =
+                        (endpointer.as_mut(), self.config.endpointing.as_ref())
+                    {
+                        endpointer.reconfigure(options);
+                    }
+                    Step::Continue
+                }
+                Input::Clear => {
+                    timeline.clear(endpointer.as_mut());
+                    stabilizer = Stabilizer::default();
+                    Step::Continue
                 }
                 Input::End => match self
                     .commit(endpointer.as_mut(), &mut timeline, &mut summary, false)
@@ -430,13 +479,19 @@ impl SessionTask {
             } else {
                 vec![0.0, 0.4, 0.8]
             },
+            // A partial of speech still in progress is often unsure; it is shown as it is,
+            // never decoded again (on a short window that would mean a full one).
+            log_prob_threshold: if partial {
+                None
+            } else {
+                TranscribeOptions::default().log_prob_threshold
+            },
             // Fast speech is about 5 tokens a second, timestamps included.
             max_tokens_per_second: Some(MAX_TOKENS_PER_SECOND),
             word_timestamps: !partial && self.config.word_timestamps,
             // Partials encode only the utterance so far, not a 30 s window padded with
-            // silence (on two cores the full window costs seconds); finals get the full window
-            // unless configured otherwise, since short windows invite repetition loops on
-            // utterances of a second or two.
+            // silence (on two cores the full window costs seconds); so do finals unless
+            // configured otherwise, falling back to the full window when the short one loops.
             short_window: partial || !self.config.full_window_finals,
             initial_prompt: self.config.prompt.clone(),
             ..TranscribeOptions::default()

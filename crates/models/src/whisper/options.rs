@@ -73,8 +73,9 @@ pub struct TranscribeOptions {
     pub word_timestamps: bool,
     /// Encode audio shorter than a window as it is (plus 0.5 s) instead of padding it to 30 s,
     /// as whisper.cpp's `audio_ctx` does: the encoder's cost falls with the audio's length, at
-    /// some cost in accuracy, since the model was trained on full windows. Meant for realtime
-    /// partials of a growing utterance. Default `false`.
+    /// some cost in accuracy, since the model was trained on full windows. A short window whose
+    /// decode still fails the fallback checks at the last temperature, or runs into the token
+    /// budget, is decoded again as a full window. Meant for realtime. Default `false`.
     pub short_window: bool,
     /// Stop a window's text after 8 tokens plus this many per second of its audio; `None`
     /// allows the model's maximum (224). A hallucination loop on a 2 s window otherwise runs

@@ -118,29 +118,37 @@ impl WhisperModel {
                 });
                 continue;
             }
-            let window = match options.short_window {
-                // The audio's own frames and half a second of padding, an even count (the
-                // second convolution halves time).
-                true if content_frames - seek < N_FRAMES => {
-                    let frames = (segment_frames + SHORT_WINDOW_PADDING_FRAMES).min(N_FRAMES);
-                    mel.window_of(seek, frames + frames % 2)
-                }
-                _ => mel.window(seek),
-            };
+            let short = options.short_window && content_frames - seek < N_FRAMES;
             let prompt = &all_tokens[prompt_reset_since..];
             let decoded = self.pool.install(|| {
                 let max_tokens = options.max_tokens_per_second.map_or(usize::MAX, |rate| {
                     MIN_TOKEN_BUDGET
                         + (rate * segment_frames as f32 * SECS_PER_FRAME as f32) as usize
                 });
-                self.decode_window(
-                    window,
-                    prompt,
-                    &choice,
-                    &mut detected,
-                    options,
-                    (seek, max_tokens),
-                )
+                let mut decode = |window| {
+                    self.decode_window(
+                        window,
+                        prompt,
+                        &choice,
+                        &mut detected,
+                        options,
+                        (seek, max_tokens),
+                    )
+                };
+                if !short {
+                    return decode(mel.window(seek));
+                }
+                // The audio's own frames and half a second of padding, an even count (the
+                // second convolution halves time).
+                let frames = (segment_frames + SHORT_WINDOW_PADDING_FRAMES).min(N_FRAMES);
+                let decoded = decode(mel.window_of(seek, frames + frames % 2))?;
+                if short_window_failed(&decoded.result, options, max_tokens) {
+                    // The model was trained on full windows: a short one sometimes loops or
+                    // mumbles at every temperature. The full window is the reliable answer.
+                    tracing::debug!(seek, text = %decoded.result.text, "short window decoded again as a full window");
+                    return decode(mel.window(seek));
+                }
+                Ok(decoded)
             })?;
             let result = &decoded.result;
 
@@ -414,6 +422,16 @@ fn needs_fallback(result: &DecodeResult, options: &TranscribeOptions) -> bool {
         (Some(no_speech), Some(log_prob)) if result.no_speech_prob > no_speech && result.avg_logprob < log_prob
     );
     (too_repetitive || too_unsure) && !silent
+}
+
+/// Whether the decode of a short window is not to be trusted: still failing the fallback
+/// checks at the last temperature, or cut off by the token budget (a repetition loop).
+fn short_window_failed(
+    result: &DecodeResult,
+    options: &TranscribeOptions,
+    max_tokens: usize,
+) -> bool {
+    needs_fallback(result, options) || result.tokens.len() >= max_tokens
 }
 
 /// Whether a window holds no audible signal at all (digital silence, or dither a few 16-bit

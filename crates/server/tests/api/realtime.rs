@@ -343,6 +343,78 @@ async fn enhance_on_end_makes_a_batch_job_with_speakers_from_the_session_audio()
     assert_eq!(record["enhancement_job_id"], job_id.as_str());
 }
 
+#[tokio::test]
+async fn native_clients_clear_audio_and_change_settings_mid_session() {
+    let app = app_with(realtime_config()).await;
+    let mut socket = connect_native(&app, "language=en").await;
+    next_json(&mut socket).await.expect("session.begin");
+    let control = |message: Value| Message::Text(message.to_string().into());
+    let pcm = jfk_pcm(1.0);
+    // "And so, my fellow Americans," is the first 4 s; the pause after it is short of the
+    // 2 s of silence now asked for, so the utterance is still open when it is cleared.
+    let (first, rest) = pcm.split_at(4 * 16_000 * 2);
+    socket
+        .send(control(
+            json!({"type": "config", "min_silence_duration_ms": 2000}),
+        ))
+        .await
+        .expect("send config");
+    stream_pcm(&mut socket, first, |chunk| {
+        Message::Binary(chunk.to_vec().into())
+    })
+    .await;
+    socket
+        .send(control(json!({"type": "clear"})))
+        .await
+        .expect("send clear");
+    for refused in [
+        json!({"type": "config", "vad_threshold": 2.0}),
+        json!({"type": "config", "language": "de"}),
+    ] {
+        socket.send(control(refused)).await.expect("send config");
+    }
+    stream_pcm(&mut socket, rest, |chunk| {
+        Message::Binary(chunk.to_vec().into())
+    })
+    .await;
+    socket
+        .send(control(json!({"type": "end"})))
+        .await
+        .expect("send end");
+    let (messages, close) = drain(&mut socket).await;
+    assert_eq!(close, Some(CloseCode::Normal), "{messages:?}");
+
+    let errors = of_type(&messages, "type", "error");
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .all(|error| error["code"] == "invalid_message" && error["recoverable"] == true)
+    );
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("vad_threshold")
+    );
+    assert!(
+        errors[1]["message"]
+            .as_str()
+            .expect("message")
+            .contains("\"de\"")
+    );
+    let finals: Vec<&str> = of_type(&messages, "type", "transcript.final")
+        .iter()
+        .map(|message| message["text"].as_str().expect("text"))
+        .collect();
+    let text = finals.join(" ").to_lowercase();
+    assert!(
+        !text.contains("americans"),
+        "cleared audio was transcribed: {text}"
+    );
+    assert!(text.contains("your country"), "{text}");
+}
+
 /// An ElevenLabs `input_audio_chunk` frame.
 fn eleven_chunk(pcm: &[u8], commit: bool) -> Message {
     let message = json!({

@@ -8,7 +8,7 @@ use axum::Extension;
 use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
-use dalston_realtime::{Event, PcmEncoding, SessionSummary};
+use dalston_realtime::{Event, PcmEncoding, SessionSummary, SessionUpdate};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -90,16 +90,10 @@ fn request(state: &AppState, params: NativeParams) -> Result<OpenRequest, String
         .transpose()?;
     let mut endpointing = state.realtime.endpointing();
     if let Some(silence) = params.min_silence_duration_ms {
-        if !(100..=5_000).contains(&silence) {
-            return Err("min_silence_duration_ms must be between 100 and 5000".into());
-        }
-        endpointing.min_silence_ms = silence;
+        endpointing.min_silence_ms = checked_min_silence(silence)?;
     }
     if let Some(threshold) = params.vad_threshold {
-        if !(0.1..=0.9).contains(&threshold) {
-            return Err("vad_threshold must be between 0.1 and 0.9".into());
-        }
-        endpointing.threshold = threshold;
+        endpointing.threshold = checked_vad_threshold(threshold)?;
     }
     Ok(OpenRequest {
         model: params.model.filter(|model| !model.is_empty()),
@@ -116,14 +110,57 @@ fn request(state: &AppState, params: NativeParams) -> Result<OpenRequest, String
     })
 }
 
+fn checked_min_silence(ms: u32) -> Result<u32, String> {
+    if (100..=5_000).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err("min_silence_duration_ms must be between 100 and 5000".into())
+    }
+}
+
+fn checked_vad_threshold(threshold: f32) -> Result<f32, String> {
+    if (0.1..=0.9).contains(&threshold) {
+        Ok(threshold)
+    } else {
+        Err("vad_threshold must be between 0.1 and 0.9".into())
+    }
+}
+
 pub struct Native {
     word_timestamps: bool,
 }
 
+/// A JSON control message: `flush`, `end`, `clear`, or `config` with the settings to change.
 #[derive(Deserialize)]
 struct Control {
     #[serde(rename = "type")]
     kind: String,
+    language: Option<String>,
+    vad_threshold: Option<f32>,
+    min_silence_duration_ms: Option<u32>,
+    prefix_padding_ms: Option<u32>,
+}
+
+impl Control {
+    /// The settings a `config` message changes, checked as the query parameters are.
+    fn update(self) -> Result<SessionUpdate, String> {
+        if let Some(padding) = self.prefix_padding_ms
+            && padding > 2_000
+        {
+            return Err("prefix_padding_ms must be between 0 and 2000".into());
+        }
+        Ok(SessionUpdate {
+            language: self
+                .language
+                .map(|language| Some(language).filter(|code| !code.is_empty() && code != "auto")),
+            vad_threshold: self.vad_threshold.map(checked_vad_threshold).transpose()?,
+            min_silence_ms: self
+                .min_silence_duration_ms
+                .map(checked_min_silence)
+                .transpose()?,
+            speech_pad_ms: self.prefix_padding_ms,
+        })
+    }
 }
 
 fn secs(value: f64) -> f64 {
@@ -142,8 +179,10 @@ impl Protocol for Native {
                 match control.kind.as_str() {
                     "flush" | "commit" => Ok(vec![ClientAction::Commit]),
                     "end" => Ok(vec![ClientAction::End]),
+                    "clear" => Ok(vec![ClientAction::Clear]),
+                    "config" => Ok(vec![ClientAction::Configure(control.update()?)]),
                     other => Err(format!(
-                        "unknown message type {other:?} (expected flush or end)"
+                        "unknown message type {other:?} (expected config, flush, clear or end)"
                     )),
                 }
             }

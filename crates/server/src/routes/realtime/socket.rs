@@ -9,6 +9,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use dalston_core::KeyId;
 use dalston_realtime::{
     AudioInput, EndReason, Event, Session, SessionConfig, SessionModels, SessionSummary,
+    SessionUpdate,
 };
 use dalston_store::clock::now_ms;
 use dalston_store::{RealtimeSessionEnd, RealtimeSessionRecord};
@@ -60,6 +61,10 @@ impl ErrorKind {
 pub enum ClientAction {
     Audio(Vec<u8>),
     Commit,
+    /// New settings for the audio that follows.
+    Configure(SessionUpdate),
+    /// Drop the utterance in progress.
+    Clear,
     End,
 }
 
@@ -174,6 +179,7 @@ pub async fn run<P: Protocol>(
         return;
     }
     tracing::info!(session_id, protocol = P::NAME, "realtime session started");
+    let languages = models.whisper.info().languages.clone();
     let (session, mut events) = Session::start(models, config);
     let mut session = Some(session);
     let mut connected = send_json(&mut socket, &protocol.begin(&session_id)).await;
@@ -203,10 +209,13 @@ pub async fn run<P: Protocol>(
                 match protocol.read(message) {
                     Ok(actions) => {
                         for action in actions {
-                            if let Err(error) =
-                                apply(live, &mut input, recording.as_mut(), action).await
-                            {
-                                let message = protocol.error(ErrorKind::InvalidAudio, &error);
+                            let client = Client {
+                                input: &mut input,
+                                recording: recording.as_mut(),
+                                languages: &languages,
+                            };
+                            if let Err((kind, error)) = apply(live, client, action).await {
+                                let message = protocol.error(kind, &error);
                                 connected &= send_json(&mut socket, &message).await;
                             }
                         }
@@ -323,23 +332,46 @@ pub async fn run<P: Protocol>(
     drop(permit);
 }
 
+/// What the socket keeps of the client's side of a session.
+struct Client<'a> {
+    input: &'a mut AudioInput,
+    recording: Option<&'a mut SessionRecording>,
+    /// The languages the session's model knows, for `config` messages.
+    languages: &'a [String],
+}
+
 /// Hands one client action to the session. A session that has closed says so through its
-/// events (its `Ended` ends the loop), so only undecodable audio is the client's error here.
+/// events (its `Ended` ends the loop), so only undecodable audio and a language the model does
+/// not know are the client's errors here.
 async fn apply(
     session: &Session,
-    input: &mut AudioInput,
-    recording: Option<&mut SessionRecording>,
+    client: Client<'_>,
     action: ClientAction,
-) -> Result<(), String> {
+) -> Result<(), (ErrorKind, String)> {
     let _closed = match action {
         ClientAction::Audio(bytes) => {
-            let samples = input.push(&bytes).map_err(|error| error.to_string())?;
-            if let Some(recording) = recording {
+            let samples = client
+                .input
+                .push(&bytes)
+                .map_err(|error| (ErrorKind::InvalidAudio, error.to_string()))?;
+            if let Some(recording) = client.recording {
                 recording.write(&samples);
             }
             session.audio(samples).await
         }
         ClientAction::Commit => session.commit().await,
+        ClientAction::Configure(update) => {
+            if let Some(Some(language)) = &update.language
+                && !client.languages.contains(language)
+            {
+                return Err((
+                    ErrorKind::InvalidMessage,
+                    format!("the session's model does not support language {language:?}"),
+                ));
+            }
+            session.configure(update).await
+        }
+        ClientAction::Clear => session.clear().await,
         ClientAction::End => session.end().await,
     };
     Ok(())
