@@ -6,6 +6,8 @@ Exits non-zero with a message on the first mismatch.
 import sys
 
 import openai
+from openai.types.audio import TranscriptionDiarized, TranscriptionTextSegmentEvent
+from openai.types.audio.transcription_diarized import UsageDuration
 
 base_url, api_key, audio = sys.argv[1], sys.argv[2], sys.argv[3]
 client = openai.OpenAI(base_url=f"{base_url}/v1", api_key=api_key, max_retries=0)
@@ -40,6 +42,43 @@ with open(audio, "rb") as f:
 check(events and events[-1].type == "transcript.text.done", f"stream events: {events}")
 check(any(e.type == "transcript.text.delta" for e in events), "no delta events")
 check("country" in events[-1].text.lower(), f"stream text: {events[-1].text!r}")
+
+with open(audio, "rb") as f:
+    diarized = client.audio.transcriptions.create(
+        model="gpt-4o-transcribe-diarize", file=f, response_format="diarized_json", chunking_strategy="auto"
+    )
+check(isinstance(diarized, TranscriptionDiarized), f"diarized type: {type(diarized)}")
+check(diarized.task == "transcribe" and diarized.duration > 10, f"diarized: {diarized!r}")
+check("country" in diarized.text.lower(), f"diarized text: {diarized.text!r}")
+check(diarized.segments, "no diarized segments")
+check(
+    all(s.type == "transcript.text.segment" and s.speaker == "A" and s.start <= s.end for s in diarized.segments),
+    f"diarized segments: {diarized.segments}",
+)
+check(isinstance(diarized.usage, UsageDuration) and diarized.usage.seconds > 0, f"usage: {diarized.usage!r}")
+
+with open(audio, "rb") as f:
+    events = list(
+        client.audio.transcriptions.create(
+            model="gpt-4o-transcribe-diarize", file=f, response_format="diarized_json", stream=True
+        )
+    )
+segments = [e for e in events if isinstance(e, TranscriptionTextSegmentEvent)]
+check(segments and all(s.speaker == "A" for s in segments), f"diarized stream: {events}")
+check(events[-1].type == "transcript.text.done", f"diarized stream end: {events[-1]}")
+
+try:
+    with open(audio, "rb") as f:
+        client.audio.transcriptions.create(
+            model="gpt-4o-transcribe-diarize",
+            file=f,
+            response_format="diarized_json",
+            known_speaker_names=["agent"],
+            known_speaker_references=["data:audio/wav;base64,AAAA"],
+        )
+    check(False, "known speakers were accepted")
+except openai.BadRequestError as error:
+    check(error.param == "known_speaker_names", f"known speakers error: {error.body}")
 
 models = [m.id for m in client.models.list()]
 check("whisper-1" in models, f"models: {models}")

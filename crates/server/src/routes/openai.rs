@@ -3,6 +3,7 @@
 //! request waits for it, then answers in OpenAI's shapes and error format so the official SDK
 //! works unchanged with only its base URL changed.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Multipart, State};
@@ -10,7 +11,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use dalston_core::export::{ExportFormat, ExportOptions, render};
-use dalston_core::params::{TimestampsGranularity, TranscriptionTask};
+use dalston_core::params::{
+    SpeakerDetection, TimestampsGranularity, TranscriptionTask, VadParameters,
+};
 use dalston_core::{JobParameters, Transcript};
 use serde_json::{Value, json};
 
@@ -27,19 +30,33 @@ pub fn is_openai_model(name: &str) -> bool {
 }
 
 /// An [`ApiError`] in OpenAI's error shape: `{"error": {"message", "type", "param", "code"}}`.
+/// `param` names the request field at fault, so SDK users see which argument to fix.
 #[derive(Debug)]
-pub struct OpenAiError(pub ApiError);
+pub struct OpenAiError {
+    error: ApiError,
+    param: Option<&'static str>,
+}
+
+impl OpenAiError {
+    /// A 400 about one request field.
+    fn invalid(param: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            error: ApiError::BadRequest(message.into()),
+            param: Some(param),
+        }
+    }
+}
 
 impl From<ApiError> for OpenAiError {
     fn from(error: ApiError) -> Self {
-        Self(error)
+        Self { error, param: None }
     }
 }
 
 impl IntoResponse for OpenAiError {
     fn into_response(self) -> Response {
-        let code = self.0.code();
-        let message = match &self.0 {
+        let code = self.error.code();
+        let message = match &self.error {
             ApiError::Internal(error) => {
                 tracing::error!(error = ?error, "request failed");
                 "internal error; see the server log".to_owned()
@@ -53,7 +70,7 @@ impl IntoResponse for OpenAiError {
             500..=599 => "server_error",
             _ => "invalid_request_error",
         };
-        let body = json!({ "error": { "message": message, "type": kind, "param": null, "code": code.name() } });
+        let body = json!({ "error": { "message": message, "type": kind, "param": self.param, "code": code.name() } });
         (code.status(), Json(body)).into_response()
     }
 }
@@ -66,21 +83,41 @@ enum ResponseFormat {
     Srt,
     Vtt,
     VerboseJson,
+    /// Segments with speaker labels; only for a `-diarize` model, as OpenAI.
+    DiarizedJson,
 }
 
-fn response_format(form: &ReceivedForm) -> Result<ResponseFormat, ApiError> {
+/// The requested format, refusing `diarized_json` where OpenAI does: for translations and for
+/// models other than `gpt-4o-transcribe-diarize`, so a client that works here works there.
+fn response_format(
+    form: &ReceivedForm,
+    task: TranscriptionTask,
+) -> Result<ResponseFormat, OpenAiError> {
     match form.field("response_format").unwrap_or("json") {
         "json" => Ok(ResponseFormat::Json),
         "text" => Ok(ResponseFormat::Text),
         "srt" => Ok(ResponseFormat::Srt),
         "vtt" => Ok(ResponseFormat::Vtt),
         "verbose_json" => Ok(ResponseFormat::VerboseJson),
-        "diarized_json" => Err(ApiError::BadRequest(
-            "response_format diarized_json needs speaker diarization, which this server does not offer yet".into(),
+        "diarized_json" if task == TranscriptionTask::Translate => Err(OpenAiError::invalid(
+            "response_format",
+            "response_format diarized_json is for transcriptions; translations answer in json, text, srt, vtt or verbose_json",
         )),
-        other => Err(ApiError::BadRequest(format!(
-            "response_format must be one of json, text, srt, vtt, verbose_json; got {other:?}"
-        ))),
+        "diarized_json" => match form.field("model").unwrap_or_default() {
+            model if model.contains("diarize") => Ok(ResponseFormat::DiarizedJson),
+            model => Err(OpenAiError::invalid(
+                "response_format",
+                format!(
+                    "response_format diarized_json needs model gpt-4o-transcribe-diarize; got {model:?}"
+                ),
+            )),
+        },
+        other => Err(OpenAiError::invalid(
+            "response_format",
+            format!(
+                "response_format must be one of json, text, srt, vtt, verbose_json, diarized_json; got {other:?}"
+            ),
+        )),
     }
 }
 
@@ -91,18 +128,131 @@ struct Granularities {
     segments: bool,
 }
 
+/// OpenAI's `temperature` (0–1). Checked so a bad value gets OpenAI's 400, but not yet
+/// honoured: the job parameters carry no decoding temperature, so Whisper keeps its usual
+/// fallback schedule from 0, which is what OpenAI does for `temperature=0`.
+fn check_temperature(form: &ReceivedForm) -> Result<(), OpenAiError> {
+    let Some(raw) = form.field("temperature") else {
+        return Ok(());
+    };
+    match raw.parse::<f64>() {
+        Ok(value) if (0.0..=1.0).contains(&value) => Ok(()),
+        _ => Err(OpenAiError::invalid(
+            "temperature",
+            format!("temperature must be a number between 0 and 1; got {raw:?}"),
+        )),
+    }
+}
+
+/// OpenAI's `chunking_strategy` as voice activity detection settings. `auto` (or nothing)
+/// keeps the server's defaults; `server_vad` maps `threshold`, `silence_duration_ms` and
+/// `prefix_padding_ms` onto the VAD that decides what reaches the transcriber. The SDK sends
+/// the object as `chunking_strategy[key]` fields; curl users may send it as a JSON string.
+fn chunking_strategy(form: &ReceivedForm) -> Result<VadParameters, OpenAiError> {
+    const PARAM: &str = "chunking_strategy";
+    let mut settings: BTreeMap<String, Value> = BTreeMap::new();
+    if let Some(raw) = form.field(PARAM) {
+        match serde_json::from_str::<Value>(raw) {
+            Ok(Value::Object(object)) => settings.extend(object),
+            Ok(Value::String(text)) => {
+                settings.insert("type".into(), Value::String(text));
+            }
+            _ => {
+                settings.insert("type".into(), Value::String(raw.to_owned()));
+            }
+        }
+    }
+    for (name, values) in &form.fields {
+        let key = name
+            .strip_prefix("chunking_strategy[")
+            .and_then(|rest| rest.strip_suffix(']'));
+        if let (Some(key), Some(value)) = (key, values.last()) {
+            settings.insert(key.to_owned(), Value::String(value.trim().to_owned()));
+        }
+    }
+    let kind = settings.remove("type");
+    match kind.as_ref().and_then(Value::as_str) {
+        None if settings.is_empty() => return Ok(VadParameters::default()),
+        Some("auto") if settings.is_empty() => return Ok(VadParameters::default()),
+        Some("server_vad") => {}
+        _ => {
+            return Err(OpenAiError::invalid(
+                PARAM,
+                "chunking_strategy must be \"auto\" or an object with type \"server_vad\"",
+            ));
+        }
+    }
+    let mut vad = VadParameters::default();
+    for (key, value) in &settings {
+        let number = value
+            .as_f64()
+            .or_else(|| value.as_str().and_then(|text| text.parse().ok()))
+            .filter(|number| number.is_finite() && *number >= 0.0)
+            .ok_or_else(|| {
+                OpenAiError::invalid(
+                    PARAM,
+                    format!("chunking_strategy {key} must be a non-negative number; got {value}"),
+                )
+            })?;
+        let milliseconds = || u32::try_from(number.round() as u64).unwrap_or(u32::MAX);
+        match key.as_str() {
+            "threshold" => vad.threshold = Some(number as f32),
+            "silence_duration_ms" => vad.min_silence_duration_ms = Some(milliseconds()),
+            "prefix_padding_ms" => vad.speech_pad_ms = Some(milliseconds()),
+            other => {
+                return Err(OpenAiError::invalid(
+                    PARAM,
+                    format!(
+                        "chunking_strategy has no setting {other:?}; it takes threshold, silence_duration_ms and prefix_padding_ms"
+                    ),
+                ));
+            }
+        }
+    }
+    vad.validate()
+        .map_err(|error| OpenAiError::invalid(PARAM, format!("chunking_strategy: {error}")))?;
+    Ok(vad)
+}
+
+/// Refuses OpenAI's known-speaker fields: naming speakers needs matching them against the
+/// reference clips, which this server's diarization cannot do. Labels stay `A`, `B`, ….
+fn refuse_known_speakers(form: &ReceivedForm) -> Result<(), OpenAiError> {
+    for param in ["known_speaker_names", "known_speaker_references"] {
+        if form
+            .fields
+            .get(param)
+            .is_some_and(|values| values.iter().any(|v| !v.trim().is_empty()))
+        {
+            return Err(OpenAiError::invalid(
+                param,
+                format!(
+                    "{param} is not supported: this server cannot match speakers against reference audio; leave out known_speaker_names and known_speaker_references to get speakers labelled A, B, …"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn openai_parameters(
     form: &ReceivedForm,
     task: TranscriptionTask,
-) -> Result<(JobParameters, Granularities), ApiError> {
+    format: ResponseFormat,
+) -> Result<(JobParameters, Granularities), OpenAiError> {
     let granularities = upload::list_field(&form.fields, "timestamp_granularities")?;
     if let Some(other) = granularities
         .iter()
         .find(|g| *g != "word" && *g != "segment")
     {
-        return Err(ApiError::BadRequest(format!(
-            "timestamp_granularities accepts word and segment, got {other:?}"
-        )));
+        return Err(OpenAiError::invalid(
+            "timestamp_granularities",
+            format!("timestamp_granularities accepts word and segment, got {other:?}"),
+        ));
+    }
+    check_temperature(form)?;
+    let diarize = format == ResponseFormat::DiarizedJson;
+    if diarize {
+        refuse_known_speakers(form)?;
     }
     // Translations have no word timings in OpenAI's API.
     let words = task == TranscriptionTask::Transcribe && granularities.iter().any(|g| g == "word");
@@ -111,9 +261,10 @@ fn openai_parameters(
         (TranscriptionTask::Transcribe, Some(raw)) => Some(
             dalston_core::language::normalize(raw)
                 .ok_or_else(|| {
-                    ApiError::BadRequest(format!(
-                        "language {raw:?} is not an ISO-639-1 code Whisper knows"
-                    ))
+                    OpenAiError::invalid(
+                        "language",
+                        format!("language {raw:?} is not an ISO-639-1 code Whisper knows"),
+                    )
                 })?
                 .to_owned(),
         ),
@@ -121,13 +272,20 @@ fn openai_parameters(
     let parameters = JobParameters {
         language,
         task,
-        timestamps_granularity: if words {
+        // Speaker changes split segments at word boundaries, so diarization wants word timings.
+        timestamps_granularity: if words || diarize {
             TimestampsGranularity::Word
         } else {
             TimestampsGranularity::Segment
         },
+        speaker_detection: if diarize {
+            SpeakerDetection::Diarize
+        } else {
+            SpeakerDetection::None
+        },
         prompt: form.field("prompt").map(str::to_owned),
         display_name: form.file_name.clone(),
+        vad: chunking_strategy(form)?,
         ..JobParameters::default()
     };
     parameters
@@ -143,27 +301,41 @@ async fn run(
     principal: &Principal,
     form: ReceivedForm,
     task: TranscriptionTask,
-) -> Result<Response, ApiError> {
+) -> Result<Response, OpenAiError> {
     if form.size_bytes > state.limits.max_openai_upload_bytes {
         return Err(ApiError::PayloadTooLarge(format!(
             "the file is {} bytes; the OpenAI-compatible endpoints accept at most {}",
             form.size_bytes, state.limits.max_openai_upload_bytes
-        )));
+        ))
+        .into());
     }
-    let format = response_format(&form)?;
-    let (parameters, granularities) = openai_parameters(&form, task)?;
+    let format = response_format(&form, task)?;
+    let (parameters, granularities) = openai_parameters(&form, task, format)?;
+    if format == ResponseFormat::DiarizedJson && !state.available_engines().diarize {
+        return Err(OpenAiError::invalid(
+            "response_format",
+            "response_format diarized_json needs speaker diarization, and no diarize engine runs on this server",
+        ));
+    }
     if task == TranscriptionTask::Translate && state.catalog.default_model().ends_with(".en") {
         return Err(ApiError::BadRequest(format!(
             "translation needs a multilingual model; the server's default model {} is English-only",
             state.catalog.default_model()
-        )));
+        ))
+        .into());
     }
     let stream = form.field("stream") == Some("true");
     let uploaded = upload::prepare_job(state, principal, form, parameters).await?;
     upload::submit_job(state, &uploaded).await?;
     if stream {
+        let events = if format == ResponseFormat::DiarizedJson {
+            super::stream::Events::Diarized
+        } else {
+            super::stream::Events::Deltas
+        };
         return Ok(
-            super::stream::transcript_events(Arc::clone(state), uploaded.job.id).into_response(),
+            super::stream::transcript_events(Arc::clone(state), uploaded.job.id, events)
+                .into_response(),
         );
     }
     let transcript = super::sync::wait_for_transcript(state, &uploaded.job.id).await?;
@@ -188,7 +360,9 @@ fn render_response(
             Ok(body) => {
                 ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
             }
-            Err(error) => OpenAiError(ApiError::BadRequest(error.to_string())).into_response(),
+            Err(error) => {
+                OpenAiError::from(ApiError::BadRequest(error.to_string())).into_response()
+            }
         }
     };
     let usage = json!({ "type": "duration", "seconds": transcript.duration_secs.ceil() });
@@ -206,7 +380,61 @@ fn render_response(
         ResponseFormat::VerboseJson => {
             Json(verbose_json(transcript, task, usage, granularities)).into_response()
         }
+        ResponseFormat::DiarizedJson => Json(json!({
+            "task": "transcribe",
+            "duration": transcript.duration_secs,
+            "text": transcript.text,
+            "segments": diarized_segments(transcript),
+            "usage": usage,
+        }))
+        .into_response(),
     }
+}
+
+/// OpenAI's name for the speaker first heard `index`-th: `A` … `Z`, then `AA`, `AB`, … (the
+/// transcript allows up to 32 speakers).
+fn speaker_letter(index: usize) -> String {
+    const LETTERS: usize = 26;
+    let letter = |n: usize| char::from(b'A' + u8::try_from(n % LETTERS).unwrap_or(0));
+    if index < LETTERS {
+        letter(index).to_string()
+    } else {
+        format!("{}{}", letter(index / LETTERS - 1), letter(index))
+    }
+}
+
+/// The transcript's segments as OpenAI's diarized segments (`transcript.text.segment`), the
+/// shape of both `diarized_json`'s `segments` and the diarized stream's segment events.
+/// Speakers are relabelled `A`, `B`, … in order of first appearance, as OpenAI labels them; a
+/// segment the diarizer left unlabelled (no speech it could attribute) keeps the previous
+/// segment's speaker, since OpenAI's type requires one on every segment.
+pub(super) fn diarized_segments(transcript: &Transcript) -> Vec<Value> {
+    let mut letters: Vec<&str> = Vec::new();
+    let mut current: Option<String> = None;
+    transcript
+        .segments
+        .iter()
+        .map(|segment| {
+            if let Some(id) = segment.speaker.as_deref() {
+                let index = letters
+                    .iter()
+                    .position(|known| *known == id)
+                    .unwrap_or_else(|| {
+                        letters.push(id);
+                        letters.len() - 1
+                    });
+                current = Some(speaker_letter(index));
+            }
+            json!({
+                "type": "transcript.text.segment",
+                "id": segment.id,
+                "start": segment.start_secs,
+                "end": segment.end_secs,
+                "text": segment.text.trim(),
+                "speaker": current.clone().unwrap_or_else(|| speaker_letter(0)),
+            })
+        })
+        .collect()
 }
 
 /// OpenAI's `verbose_json` (whisper-1 reports the language by its English name).
@@ -271,7 +499,7 @@ pub async fn transcribe(
     tracing::debug!(model, "openai-compatible transcription");
     Ok(run(state, principal, form, TranscriptionTask::Transcribe)
         .await
-        .unwrap_or_else(|error| OpenAiError(error).into_response()))
+        .unwrap_or_else(IntoResponse::into_response))
 }
 
 /// `POST /v1/audio/translations`: speech in any language to English text.
@@ -282,5 +510,16 @@ pub async fn translate(
 ) -> Result<Response, OpenAiError> {
     let multipart = multipart.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let form = upload::receive_form(&state, multipart).await?;
-    Ok(run(&state, &principal, form, TranscriptionTask::Translate).await?)
+    run(&state, &principal, form, TranscriptionTask::Translate).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::speaker_letter;
+
+    #[test]
+    fn speakers_are_lettered_like_openai_then_doubled_past_z() {
+        let labels: Vec<String> = [0, 1, 25, 26, 27, 31].map(speaker_letter).into();
+        assert_eq!(labels, ["A", "B", "Z", "AA", "AB", "AF"]);
+    }
 }

@@ -1,13 +1,15 @@
 //! OpenAI's `stream=true`: the transcript as server-sent events, one `transcript.text.delta` per
 //! segment as soon as the engine has decoded it (read from the transcribe task's partial
-//! result), then `transcript.text.done` with the whole text.
+//! result), then `transcript.text.done` with the whole text. With `response_format=diarized_json`
+//! speakers are known only once the diarize stage has run, so the segments come when the job is
+//! done, each as a `transcript.text.delta` followed by its `transcript.text.segment`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
-use dalston_core::transcript::Segment;
+use dalston_core::transcript::{Segment, Transcript};
 use dalston_core::{JobId, JobStatus, Stage};
 use dalston_engine::runner::PARTIAL_RESULT;
 use dalston_store::BlobKey;
@@ -20,18 +22,50 @@ use crate::state::AppState;
 /// How often the stream looks for newly decoded segments.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
+/// Which events a stream carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Events {
+    /// Text deltas as segments are decoded.
+    Deltas,
+    /// Deltas and speaker-labelled segment events, once diarization is done.
+    Diarized,
+}
+
 struct Progress {
     state: Arc<AppState>,
+    events: Events,
     job_id: JobId,
     sent_segments: usize,
     deadline: tokio::time::Instant,
     finished: bool,
 }
 
+/// A segment's text as a `transcript.text.delta` body.
+fn delta_data(segment: &Segment) -> serde_json::Value {
+    json!({ "type": "transcript.text.delta", "delta": format!(" {}", segment.text.trim()) })
+}
+
 fn delta(segment: &Segment) -> Event {
-    let data =
-        json!({ "type": "transcript.text.delta", "delta": format!(" {}", segment.text.trim()) });
-    Event::default().data(data.to_string())
+    Event::default().data(delta_data(segment).to_string())
+}
+
+/// The events for the finished transcript's segments from `skip` on. Diarized deltas name
+/// their segment (`segment_id`), as OpenAI's diarize model sends them.
+fn final_segment_events(transcript: &Transcript, skip: usize, events: Events) -> Vec<Event> {
+    let remaining = transcript.segments.iter().skip(skip);
+    match events {
+        Events::Deltas => remaining.map(delta).collect(),
+        Events::Diarized => super::openai::diarized_segments(transcript)
+            .into_iter()
+            .skip(skip)
+            .zip(remaining)
+            .flat_map(|(labelled, segment)| {
+                let mut delta = delta_data(segment);
+                delta["segment_id"] = json!(segment.id);
+                [delta, labelled].map(|data| Event::default().data(data.to_string()))
+            })
+            .collect(),
+    }
 }
 
 /// Segments decoded so far by the job's transcribe task (empty until the first window is done).
@@ -65,12 +99,8 @@ async fn next_events(progress: &mut Progress) -> Result<Vec<Event>, ApiError> {
             let transcript = super::jobs::load_transcript(&progress.state, &job)
                 .await?
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no transcript")))?;
-            let mut events: Vec<Event> = transcript
-                .segments
-                .iter()
-                .skip(progress.sent_segments)
-                .map(delta)
-                .collect();
+            let mut events =
+                final_segment_events(&transcript, progress.sent_segments, progress.events);
             let usage = json!({ "type": "duration", "seconds": transcript.duration_secs.ceil() });
             events.push(
                 Event::default().data(json!({ "type": "transcript.text.done", "text": transcript.text, "usage": usage }).to_string()),
@@ -89,6 +119,9 @@ async fn next_events(progress: &mut Progress) -> Result<Vec<Event>, ApiError> {
                     progress.job_id
                 )));
             }
+            if progress.events == Events::Diarized {
+                return Ok(Vec::new());
+            }
             let segments = partial_segments(&progress.state, &progress.job_id).await?;
             let events: Vec<Event> = segments
                 .iter()
@@ -106,10 +139,12 @@ async fn next_events(progress: &mut Progress) -> Result<Vec<Event>, ApiError> {
 pub fn transcript_events(
     state: Arc<AppState>,
     job_id: JobId,
+    events: Events,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(state.limits.sync_wait_secs);
     let progress = Progress {
         state,
+        events,
         job_id,
         sent_segments: 0,
         deadline,

@@ -308,10 +308,212 @@ async fn stream_true_sends_deltas_while_decoding_then_done(deployment: Deploymen
     );
 }
 
+/// The newest job, as the native API shows it: how the OpenAI request was run.
+async fn latest_job(app: &TestApp) -> Value {
+    let list: Value = app
+        .get("/v1/audio/transcriptions?limit=1")
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let id = list["jobs"][0]["id"].as_str().expect("job id");
+    app.get(&format!("/v1/audio/transcriptions/{id}"))
+        .send()
+        .await
+        .expect("job")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn diarized_json_labels_segments_with_openai_speakers(deployment: Deployment) {
+    let app = spawn_app(deployment).await;
+    let response = post(
+        &app,
+        "/v1/audio/transcriptions",
+        &[
+            ("model", "gpt-4o-transcribe-diarize"),
+            ("response_format", "diarized_json"),
+            ("chunking_strategy[type]", "server_vad"),
+            ("chunking_strategy[silence_duration_ms]", "700"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["task"], "transcribe", "{body}");
+    assert!((body["duration"].as_f64().expect("duration") - 11.0).abs() < 0.2);
+    assert_eq!(body["usage"]["type"], "duration");
+    assert!(word_error_rate(JFK_TEXT, body["text"].as_str().expect("text")) <= 0.10);
+    let segments = body["segments"].as_array().expect("segments");
+    assert!(!segments.is_empty(), "{body}");
+    let mut previous_end = 0.0;
+    for segment in segments {
+        assert_eq!(segment["type"], "transcript.text.segment", "{segment}");
+        assert!(segment["id"].is_string(), "{segment}");
+        let (start, end) = (
+            segment["start"].as_f64().expect("start"),
+            segment["end"].as_f64().expect("end"),
+        );
+        assert!(previous_end - 0.01 <= start && start <= end, "{body}");
+        previous_end = end;
+        // One voice in the recording: OpenAI's first label.
+        assert_eq!(segment["speaker"], "A", "{segment}");
+    }
+    let spoken: Vec<&str> = segments
+        .iter()
+        .map(|s| s["text"].as_str().expect("text"))
+        .collect();
+    assert!(
+        word_error_rate(JFK_TEXT, &spoken.join(" ")) <= 0.10,
+        "{spoken:?}"
+    );
+
+    // The labels come from a diarize stage that found one speaker, and the VAD setting arrived.
+    let job = latest_job(&app).await;
+    assert_eq!(job["parameters"]["speaker_detection"], "diarize", "{job}");
+    assert_eq!(job["parameters"]["vad"]["min_silence_duration_ms"], 700);
+    let speakers = job["speakers"].as_array().expect("speakers");
+    assert_eq!(speakers.len(), 1, "{job}");
+    assert!(
+        job["stages"]
+            .as_array()
+            .expect("stages")
+            .iter()
+            .any(|stage| stage["stage"] == "diarize" && stage["status"] == "completed"),
+        "{job}"
+    );
+}
+
+async fn diarized_stream_sends_speaker_segments_then_done(deployment: Deployment) {
+    let app = spawn_app(deployment).await;
+    let response = post(
+        &app,
+        "/v1/audio/transcriptions",
+        &[
+            ("model", "gpt-4o-transcribe-diarize"),
+            ("response_format", "diarized_json"),
+            ("stream", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.expect("body");
+    let events: Vec<Value> = body
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .map(|data| serde_json::from_str(data).expect("event json"))
+        .collect();
+    let done = events.last().expect("events");
+    assert_eq!(done["type"], "transcript.text.done", "{events:?}");
+    let segments: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "transcript.text.segment")
+        .collect();
+    assert!(!segments.is_empty(), "{events:?}");
+    assert!(segments.iter().all(|s| s["speaker"] == "A"), "{segments:?}");
+    let deltas: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "transcript.text.delta")
+        .collect();
+    assert_eq!(deltas.len(), segments.len(), "{events:?}");
+    assert!(
+        deltas
+            .iter()
+            .zip(&segments)
+            .all(|(delta, segment)| delta["segment_id"] == segment["id"])
+    );
+    let spoken: Vec<&str> = segments
+        .iter()
+        .map(|s| s["text"].as_str().expect("text"))
+        .collect();
+    assert!(
+        word_error_rate(JFK_TEXT, &spoken.join(" ")) <= 0.10,
+        "{spoken:?}"
+    );
+    assert!(word_error_rate(JFK_TEXT, done["text"].as_str().expect("text")) <= 0.10);
+}
+
+/// Posts a request OpenAI would refuse and returns the `param` its 400 names.
+async fn refused_param(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> Value {
+    let response = post(app, path, fields).await;
+    assert_eq!(response.status(), 400, "{fields:?}");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    body["error"]["param"].clone()
+}
+
+async fn openai_refuses_what_it_cannot_honour_naming_the_field(deployment: Deployment) {
+    let app = spawn_app(deployment).await;
+    let diarize = [
+        ("model", "gpt-4o-transcribe-diarize"),
+        ("response_format", "diarized_json"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut fields = diarize.to_vec();
+        fields.extend_from_slice(extra);
+        fields
+    };
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (
+            vec![("model", "whisper-1"), ("response_format", "diarized_json")],
+            "response_format",
+        ),
+        (
+            with(&[("known_speaker_names[]", "agent")]),
+            "known_speaker_names",
+        ),
+        (
+            with(&[("known_speaker_references[]", "data:audio/wav;base64,AAAA")]),
+            "known_speaker_references",
+        ),
+        (
+            with(&[("chunking_strategy", "manual")]),
+            "chunking_strategy",
+        ),
+        (
+            with(&[
+                ("chunking_strategy[type]", "server_vad"),
+                ("chunking_strategy[threshold]", "1.5"),
+            ]),
+            "chunking_strategy",
+        ),
+        (
+            vec![("model", "whisper-1"), ("temperature", "1.5")],
+            "temperature",
+        ),
+        (
+            vec![("model", "whisper-1"), ("temperature", "warm")],
+            "temperature",
+        ),
+    ];
+    for (fields, param) in cases {
+        let refused = refused_param(&app, "/v1/audio/transcriptions", &fields).await;
+        assert_eq!(refused, param, "{fields:?}");
+    }
+    let translation = [("model", "whisper-1"), ("response_format", "diarized_json")];
+    let refused = refused_param(&app, "/v1/audio/translations", &translation).await;
+    assert_eq!(refused, "response_format");
+    // A temperature in range is accepted.
+    let warm = post(
+        &app,
+        "/v1/audio/transcriptions",
+        &[("model", "whisper-1"), ("temperature", "0.2")],
+    )
+    .await;
+    assert_eq!(warm.status(), 200);
+}
+
 on_both_deployments!(
     openai_transcriptions_answer_synchronously_in_openai_shapes,
     openai_errors_use_the_openai_shape,
     verbose_json_with_word_timestamps,
     translations_and_models_list,
     stream_true_sends_deltas_while_decoding_then_done,
+    diarized_json_labels_segments_with_openai_speakers,
+    diarized_stream_sends_speaker_segments_then_done,
+    openai_refuses_what_it_cannot_honour_naming_the_field,
 );
