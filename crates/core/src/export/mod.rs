@@ -12,6 +12,7 @@ mod html;
 mod json;
 mod options;
 mod pdf;
+mod resegment;
 #[cfg(test)]
 mod snapshot_tests;
 mod srt;
@@ -25,6 +26,7 @@ pub use html::render_html;
 pub use json::render_json;
 pub use options::ExportOptions;
 pub use pdf::render_pdf;
+pub use resegment::{SegmentLimits, resegment};
 pub use srt::render_srt;
 pub use txt::{PARAGRAPH_PAUSE_SECS, render_txt};
 pub use vtt::render_vtt;

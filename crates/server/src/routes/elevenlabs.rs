@@ -8,8 +8,11 @@ use axum::extract::{Multipart, Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use base64::Engine as _;
-use dalston_core::export::{ExportFormat, ExportOptions, render, render_html};
+use dalston_core::export::{
+    ExportFormat, ExportOptions, SegmentLimits, render, render_html, resegment,
+};
 use dalston_core::params::{SpeakerDetection, TimestampsGranularity};
+use dalston_core::transcript::Word;
 use dalston_core::webhook::WebhookStyle;
 use dalston_core::{JobParameters, Transcript};
 use dalston_store::JobRecord;
@@ -77,7 +80,19 @@ struct ElevenLabsRequest {
     webhook: bool,
     parameters: JobParameters,
     granularity: Granularity,
-    additional_formats: Vec<AdditionalFormat>,
+    additional_formats: Vec<FormatRequest>,
+}
+
+/// One `additional_formats` item: the format and its layout options.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct FormatRequest {
+    format: AdditionalFormat,
+    /// Speaker labels, and SRT/TXT line length (`max_characters_per_line`).
+    options: ExportOptions,
+    limits: SegmentLimits,
+    /// `segmented_json` only: segment and word times (the other formats always have them
+    /// or never do).
+    include_timestamps: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,7 +211,7 @@ fn parse_request(form: &ReceivedForm, state: &AppState) -> Result<ElevenLabsRequ
     })
 }
 
-fn additional_formats(form: &ReceivedForm) -> Result<Vec<AdditionalFormat>, ApiError> {
+fn additional_formats(form: &ReceivedForm) -> Result<Vec<FormatRequest>, ApiError> {
     let Some(raw) = form.fields.get("additional_formats") else {
         return Ok(Vec::new());
     };
@@ -213,23 +228,69 @@ fn additional_formats(form: &ReceivedForm) -> Result<Vec<AdditionalFormat>, ApiE
             single => vec![single],
         };
         for item in items {
-            formats.push(match item["format"].as_str() {
-                Some("srt") => AdditionalFormat::Srt,
-                Some("txt") => AdditionalFormat::Txt,
-                Some("segmented_json") => AdditionalFormat::SegmentedJson,
-                Some("html") => AdditionalFormat::Html,
-                Some("docx") => AdditionalFormat::Docx,
-                Some("pdf") => AdditionalFormat::Pdf,
-                other => {
-                    return Err(invalid(
-                        "additional_formats",
-                        format!("unknown format {other:?}"),
-                    ));
-                }
-            });
+            formats.push(format_request(&item)?);
         }
     }
     Ok(formats)
+}
+
+/// One item of `additional_formats`, with the options ElevenLabs' SDK may send on it.
+fn format_request(item: &Value) -> Result<FormatRequest, ApiError> {
+    let format = match item["format"].as_str() {
+        Some("srt") => AdditionalFormat::Srt,
+        Some("txt") => AdditionalFormat::Txt,
+        Some("segmented_json") => AdditionalFormat::SegmentedJson,
+        Some("html") => AdditionalFormat::Html,
+        Some("docx") => AdditionalFormat::Docx,
+        Some("pdf") => AdditionalFormat::Pdf,
+        other => {
+            return Err(invalid(
+                "additional_formats",
+                format!("unknown format {other:?}"),
+            ));
+        }
+    };
+    let flag = |name: &str| match &item[name] {
+        Value::Null => Ok(true),
+        Value::Bool(value) => Ok(*value),
+        other => Err(invalid(
+            "additional_formats",
+            format!("{name} must be true or false, got {other}"),
+        )),
+    };
+    let positive = |name: &str| match &item[name] {
+        Value::Null => Ok(None),
+        value => value
+            .as_f64()
+            .filter(|secs| *secs > 0.0)
+            .map(Some)
+            .ok_or_else(|| {
+                invalid(
+                    "additional_formats",
+                    format!("{name} must be a positive number, got {value}"),
+                )
+            }),
+    };
+    let mut options = ExportOptions {
+        include_speakers: flag("include_speakers")?,
+        ..ExportOptions::default()
+    };
+    if let Some(chars) = positive("max_characters_per_line")? {
+        options.max_line_length = chars as usize;
+        options
+            .validate()
+            .map_err(|error| invalid("additional_formats", error.to_string()))?;
+    }
+    Ok(FormatRequest {
+        format,
+        options,
+        limits: SegmentLimits {
+            split_on_silence_secs: positive("segment_on_silence_longer_than_s")?,
+            max_duration_secs: positive("max_segment_duration_s")?,
+            max_chars: positive("max_segment_chars")?.map(|chars| chars as usize),
+        },
+        include_timestamps: flag("include_timestamps")?,
+    })
 }
 
 /// ElevenLabs speaker ids: `speaker_0` for `SPEAKER_00`.
@@ -242,14 +303,14 @@ fn speaker_id(speaker: Option<&str>) -> Value {
 
 /// Words with a `spacing` entry between consecutive words, as ElevenLabs returns them: joining
 /// every entry's `text` rebuilds the transcript.
-fn words(transcript: &Transcript, granularity: Granularity) -> Vec<Value> {
+fn words(words: &[Word], granularity: Granularity) -> Vec<Value> {
     if granularity == Granularity::None {
         return Vec::new();
     }
     let mut entries = Vec::new();
-    for (index, word) in transcript.words.iter().enumerate() {
+    for (index, word) in words.iter().enumerate() {
         let speaker = speaker_id(word.speaker.as_deref());
-        if let Some(previous) = index.checked_sub(1).map(|i| &transcript.words[i]) {
+        if let Some(previous) = index.checked_sub(1).map(|i| &words[i]) {
             entries.push(json!({
                 "text": " ", "start": previous.end_secs, "end": word.start_secs,
                 "type": "spacing", "speaker_id": speaker, "logprob": 0.0,
@@ -288,12 +349,13 @@ enum FormatContent {
 
 fn additional_format_response(
     transcript: &Transcript,
-    format: AdditionalFormat,
+    request: &FormatRequest,
 ) -> Result<Value, ApiError> {
     use dalston_core::export::{ExportError, render_docx, render_pdf};
-    let options = ExportOptions::default();
+    let transcript = &resegment(transcript, &request.limits);
+    let options = request.options;
     let text = |rendered: Result<String, ExportError>| rendered.map(FormatContent::Text);
-    let (name, extension, content_type, content) = match format {
+    let (name, extension, content_type, content) = match request.format {
         AdditionalFormat::Srt => (
             "srt",
             "srt",
@@ -324,28 +386,14 @@ fn additional_format_response(
             "application/pdf",
             render_pdf(transcript, &options).map(FormatContent::Binary),
         ),
-        AdditionalFormat::SegmentedJson => {
-            let segments: Vec<Value> = transcript
-                .segments
-                .iter()
-                .map(|segment| {
-                    json!({
-                        "text": segment.text,
-                        "start": segment.start_secs,
-                        "end": segment.end_secs,
-                        "speaker_id": speaker_id(segment.speaker.as_deref()),
-                    })
-                })
-                .collect();
-            (
-                "segmented_json",
-                "json",
-                "application/json",
-                Ok(FormatContent::Text(
-                    json!({ "segments": segments }).to_string(),
-                )),
-            )
-        }
+        AdditionalFormat::SegmentedJson => (
+            "segmented_json",
+            "json",
+            "application/json",
+            Ok(FormatContent::Text(
+                segmented_json(transcript, request).to_string(),
+            )),
+        ),
     };
     let (is_base64_encoded, content) = match content {
         Ok(FormatContent::Text(text)) => (false, text),
@@ -367,22 +415,58 @@ fn additional_format_response(
     }))
 }
 
+/// ElevenLabs' `segmented_json` export: the language and the segments, each with its text and
+/// its words in the response's `words[]` shape (spacing entries included).
+fn segmented_json(transcript: &Transcript, request: &FormatRequest) -> Value {
+    let segments: Vec<Value> = transcript
+        .segments
+        .iter()
+        .map(|segment| {
+            let mut words = words(&segment.words, Granularity::Word);
+            for word in &mut words {
+                if !request.options.include_speakers {
+                    word["speaker_id"] = Value::Null;
+                }
+                if !request.include_timestamps
+                    && let Some(fields) = word.as_object_mut()
+                {
+                    fields.remove("start");
+                    fields.remove("end");
+                }
+            }
+            let mut entry = json!({"text": segment.text.trim(), "words": words});
+            if request.include_timestamps {
+                entry["start"] = json!(segment.start_secs);
+                entry["end"] = json!(segment.end_secs);
+            }
+            if request.options.include_speakers {
+                entry["speaker_id"] = speaker_id(segment.speaker.as_deref());
+            }
+            entry
+        })
+        .collect();
+    json!({
+        "language_code": dalston_core::language::iso_639_3(&transcript.language_code).unwrap_or("und"),
+        "segments": segments,
+    })
+}
+
 /// The single-channel response (`SpeechToTextChunkResponseModel`).
 fn chunk_response(
     transcript: &Transcript,
     transcription_id: &str,
     granularity: Granularity,
-    formats: &[AdditionalFormat],
+    formats: &[FormatRequest],
 ) -> Result<Value, ApiError> {
     let additional: Vec<Value> = formats
         .iter()
-        .map(|format| additional_format_response(transcript, *format))
+        .map(|format| additional_format_response(transcript, format))
         .collect::<Result<_, _>>()?;
     Ok(json!({
         "language_code": dalston_core::language::iso_639_3(&transcript.language_code).unwrap_or("und"),
         "language_probability": transcript.language_probability.unwrap_or(1.0),
         "text": transcript.text,
-        "words": words(transcript, granularity),
+        "words": words(&transcript.words, granularity),
         "channel_index": null,
         "additional_formats": if additional.is_empty() { Value::Null } else { Value::Array(additional) },
         "transcription_id": transcription_id,

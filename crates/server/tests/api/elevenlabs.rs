@@ -133,6 +133,16 @@ async fn invalid_fields_get_the_validation_list(deployment: Deployment) {
             ],
             "additional_formats",
         ),
+        (
+            vec![
+                ("model_id", "scribe_v1"),
+                (
+                    "additional_formats",
+                    r#"[{"format": "srt", "max_segment_chars": -3}]"#,
+                ),
+            ],
+            "additional_formats",
+        ),
     ] {
         let response = convert(&app, &fields).await;
         assert_eq!(response.status(), 422, "{fields:?}");
@@ -177,6 +187,54 @@ async fn words_alternate_with_spacing_and_rebuild_the_text(deployment: Deploymen
         characters.len(),
         first["text"].as_str().expect("text").chars().count()
     );
+}
+
+#[tokio::test]
+async fn format_options_shape_segmented_json_and_subtitles() {
+    let app = spawn_app(Deployment::Embedded).await;
+    let body: Value = convert(
+        &app,
+        &[
+            ("model_id", "scribe_v1"),
+            (
+                "additional_formats",
+                r#"[{"format": "segmented_json", "max_segment_chars": 30}, {"format": "srt", "max_characters_per_line": 20, "max_segment_duration_s": 3}]"#,
+            ),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    let formats = body["additional_formats"].as_array().expect("formats");
+    let segmented: Value =
+        serde_json::from_str(formats[0]["content"].as_str().expect("content")).expect("JSON");
+    assert_eq!(segmented["language_code"], "eng");
+    let segments = segmented["segments"].as_array().expect("segments");
+    assert!(segments.len() >= 4, "{segmented}");
+    let mut all_words = Vec::new();
+    for segment in segments {
+        let text = segment["text"].as_str().expect("text");
+        assert!(text.chars().count() <= 30, "{text:?} is over 30 characters");
+        let words = segment["words"].as_array().expect("words");
+        let rebuilt: String = words
+            .iter()
+            .map(|w| w["text"].as_str().expect("text"))
+            .collect();
+        assert_eq!(rebuilt, text, "a segment's words spell its text");
+        assert!(segment["start"].as_f64() <= segment["end"].as_f64());
+        all_words.push(rebuilt);
+    }
+    assert!(
+        word_error_rate(JFK_TEXT, &all_words.join(" ")) <= 0.10,
+        "{all_words:?}"
+    );
+    let srt = formats[1]["content"].as_str().expect("srt");
+    let cues: Vec<&str> = srt.split("\n\n").filter(|cue| !cue.is_empty()).collect();
+    assert!(cues.len() >= 4, "3 s segments of 11 s of speech: {srt}");
+    for line in srt.lines().filter(|line| !line.contains("-->")) {
+        assert!(line.chars().count() <= 20, "{line:?} is over 20 characters");
+    }
 }
 
 on_both_deployments!(
