@@ -145,15 +145,13 @@ async fn get_json(app: &TestApp, path: &str) -> Value {
         .expect("JSON")
 }
 
-#[tokio::test]
-async fn native_clients_get_partials_then_timed_finals_and_a_session_record() {
-    let app = app_with(realtime_config()).await;
-    let mut socket = connect_native(&app, "language=en").await;
-    let begin = next_json(&mut socket).await.expect("session.begin");
+/// A whole native session: `session.begin`, jfk.wav at real-time pace, `end`, and a normal
+/// close; returns the session id and every message after `session.begin`.
+async fn native_jfk_session(socket: &mut Socket) -> (String, Vec<Value>) {
+    let begin = next_json(socket).await.expect("session.begin");
     assert_eq!(begin["type"], "session.begin");
     let session_id = begin["session_id"].as_str().expect("session id").to_owned();
-
-    stream_pcm(&mut socket, &jfk_pcm(1.0), |chunk| {
+    stream_pcm(socket, &jfk_pcm(1.0), |chunk| {
         Message::Binary(chunk.to_vec().into())
     })
     .await;
@@ -161,8 +159,16 @@ async fn native_clients_get_partials_then_timed_finals_and_a_session_record() {
         .send(Message::Text(json!({"type": "end"}).to_string().into()))
         .await
         .expect("send end");
-    let (messages, close) = drain(&mut socket).await;
-    assert_eq!(close, Some(CloseCode::Normal));
+    let (messages, close) = drain(socket).await;
+    assert_eq!(close, Some(CloseCode::Normal), "{messages:?}");
+    (session_id, messages)
+}
+
+#[tokio::test]
+async fn native_clients_get_partials_then_timed_finals_and_a_session_record() {
+    let app = app_with(realtime_config()).await;
+    let mut socket = connect_native(&app, "language=en").await;
+    let (session_id, messages) = native_jfk_session(&mut socket).await;
 
     assert!(!of_type(&messages, "type", "vad.speech_start").is_empty());
     let partials = of_type(&messages, "type", "transcript.partial");
@@ -303,18 +309,7 @@ async fn bad_parameters_and_missing_keys_are_refused() {
 async fn enhance_on_end_makes_a_batch_job_with_speakers_from_the_session_audio() {
     let app = app_with(realtime_config()).await;
     let mut socket = connect_native(&app, "language=en&enhance_on_end=true").await;
-    let begin = next_json(&mut socket).await.expect("session.begin");
-    let session_id = begin["session_id"].as_str().expect("session id").to_owned();
-    stream_pcm(&mut socket, &jfk_pcm(1.0), |chunk| {
-        Message::Binary(chunk.to_vec().into())
-    })
-    .await;
-    socket
-        .send(Message::Text(json!({"type": "end"}).to_string().into()))
-        .await
-        .expect("send end");
-    let (messages, close) = drain(&mut socket).await;
-    assert_eq!(close, Some(CloseCode::Normal), "{messages:?}");
+    let (session_id, messages) = native_jfk_session(&mut socket).await;
     let end = of_type(&messages, "type", "session.end");
     let job_id = end[0]["enhancement_job_id"]
         .as_str()
