@@ -270,6 +270,25 @@ impl TestApp {
         }
     }
 
+    /// Uploads `samples` (16 kHz mono) as a WAV file named `name` and waits for the job,
+    /// asserting it completed.
+    pub async fn transcribe_samples(
+        &self,
+        samples: &[f32],
+        name: &str,
+        fields: &[(&str, &str)],
+    ) -> Value {
+        let wav = dalston_audio::encode_wav_pcm16(samples, dalston_audio::TARGET_SAMPLE_RATE_HZ);
+        let response = self.post_bytes(wav, name, fields).await;
+        let status = response.status();
+        let created: Value = response.json().await.expect("json");
+        assert_eq!(status, 201, "upload of {name} refused: {created}");
+        let id = created["id"].as_str().expect("id");
+        let job = self.wait_for_job(id, Duration::from_secs(300)).await;
+        assert_eq!(job["status"], "completed", "{job}");
+        job
+    }
+
     /// Submits, waits for completion and returns the job, asserting it completed.
     pub async fn transcribe(&self, file: &Path, fields: &[(&str, &str)]) -> Value {
         let id = self.submit(file, fields).await;
@@ -310,6 +329,43 @@ pub fn ffmpeg_convert(input: &Path, dir: &Path, name: &str, args: &[&str]) -> Op
             );
             eprintln!("skipping {name}: ffmpeg is not installed ({error})");
             None
+        }
+    }
+}
+
+/// A recording decoded to 16 kHz mono samples, as prepare decodes it.
+pub fn decode_samples(path: &Path) -> Vec<f32> {
+    let options = dalston_audio::DecodeOptions {
+        ffmpeg: dalston_audio::FfmpegPolicy::Never,
+        ..dalston_audio::DecodeOptions::default()
+    };
+    dalston_audio::decode_file(path, &options)
+        .unwrap_or_else(|error| panic!("decoding {}: {error}", path.display()))
+        .samples
+}
+
+/// Speaks `text` with espeak-ng (`args` choose the voice) into the WAV file `output`.
+///
+/// Panics when espeak-ng is missing under CI; elsewhere returns `false` so the caller can skip.
+pub fn espeak(args: &[&str], text: &str, output: &Path) -> bool {
+    let spoken = std::process::Command::new("espeak-ng")
+        .args(args)
+        .arg("-w")
+        .arg(output)
+        .arg(text)
+        .status();
+    match spoken {
+        Ok(status) => {
+            assert!(status.success(), "espeak-ng failed: {status}");
+            true
+        }
+        Err(error) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "espeak-ng is required under CI: {error}"
+            );
+            eprintln!("skipping: espeak-ng is not installed ({error})");
+            false
         }
     }
 }

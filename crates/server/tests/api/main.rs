@@ -12,6 +12,7 @@ mod auth;
 mod bad_input;
 mod console;
 mod deployment;
+mod diarization;
 mod elevenlabs;
 mod helpers;
 mod jobs;
