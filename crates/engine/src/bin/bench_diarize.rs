@@ -38,6 +38,7 @@ fn load(path: &Path) -> Result<Vec<f32>, String> {
     let options = DecodeOptions {
         max_duration_secs: None,
         ffmpeg: FfmpegPolicy::Never,
+        channel: None,
     };
     dalston_audio::decode_file(path, &options)
         .map(|decoded| decoded.samples)

@@ -142,7 +142,7 @@ pub fn form(file: &Path, fields: &[(&str, &str)]) -> reqwest::multipart::Form {
     form_from_bytes(bytes, &name, fields)
 }
 
-fn form_from_bytes(
+pub fn form_from_bytes(
     bytes: Vec<u8>,
     file_name: &str,
     fields: &[(&str, &str)],
@@ -368,4 +368,55 @@ pub fn espeak(args: &[&str], text: &str, output: &Path) -> bool {
             false
         }
     }
+}
+
+/// A 16-bit PCM WAV file of two channels at 16 kHz, `left` and `right` padded with silence to
+/// the same length.
+pub fn stereo_wav(left: &[f32], right: &[f32]) -> Vec<u8> {
+    let frames = left.len().max(right.len());
+    let data_len = u32::try_from(frames * 4).expect("a test recording");
+    let mut wav = Vec::with_capacity(44 + frames * 4);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    // PCM, 2 channels, 16 kHz, 64000 bytes/s, 4-byte frames, 16 bits.
+    for field in [16u32.to_le_bytes().to_vec(), vec![1, 0, 2, 0]] {
+        wav.extend_from_slice(&field);
+    }
+    wav.extend_from_slice(&16_000u32.to_le_bytes());
+    wav.extend_from_slice(&64_000u32.to_le_bytes());
+    wav.extend_from_slice(&[4, 0, 16, 0]);
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    let pcm = |channel: &[f32], frame: usize| -> [u8; 2] {
+        let sample = channel.get(frame).copied().unwrap_or(0.0).clamp(-1.0, 1.0);
+        #[expect(clippy::cast_possible_truncation, reason = "scaled into i16")]
+        let value = (sample * f32::from(i16::MAX)) as i16;
+        value.to_le_bytes()
+    };
+    for frame in 0..frames {
+        wav.extend_from_slice(&pcm(left, frame));
+        wav.extend_from_slice(&pcm(right, frame));
+    }
+    wav
+}
+
+/// Seconds of silence before the second speaker's channel starts in [`two_sided_call`].
+pub const SECOND_SIDE_STARTS_SECS: f64 = 12.0;
+
+/// A call recorded one side per channel: jfk on channel 0 from the start, the LibriVox reader
+/// (about Mr. John Dashwood) on channel 1 from [`SECOND_SIDE_STARTS_SECS`], so they never talk
+/// at once.
+pub fn two_sided_call() -> Vec<u8> {
+    let jfk = decode_samples(&test_file("jfk.wav"));
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "seconds"
+    )]
+    let mut reader = vec![0.0; (SECOND_SIDE_STARTS_SECS * 16_000.0) as usize];
+    reader.extend(decode_samples(
+        &test_data_dir().join("librivox/sense_and_sensibility_01_austen_64kb-0870.wav"),
+    ));
+    stereo_wav(&jfk, &reader)
 }

@@ -17,6 +17,7 @@ mod elevenlabs;
 mod helpers;
 mod jobs;
 mod openai;
+mod per_channel;
 mod realtime;
 mod sdk;
 mod speech_only;
