@@ -56,7 +56,7 @@ pub(crate) fn decode_with_ffmpeg(
         options.max_duration_secs,
     )?;
     let format = format!("ffmpeg:{}", probe.codec);
-    let (samples, status, stderr) = run_ffmpeg(&input, options.max_duration_secs, output)?;
+    let (samples, status, stderr) = run_ffmpeg(&input, options, output)?;
     if !status.success() {
         if samples == 0 {
             return Err(AudioError::Corrupt {
@@ -167,15 +167,23 @@ fn probe_first_audio_stream(input: &OsString) -> Result<ProbedStream, FfmpegFail
 /// output.
 fn run_ffmpeg(
     input: &OsString,
-    max_duration_secs: Option<f64>,
+    options: &DecodeOptions,
     output: &mut dyn SampleSink,
 ) -> Result<(u64, std::process::ExitStatus, String), FfmpegFailure> {
+    let max_duration_secs = options.max_duration_secs;
     let rate = TARGET_SAMPLE_RATE_HZ.to_string();
+    // `-ac 1` averages the channels; a chosen channel is picked out with the pan filter.
+    let mono = match options.channel {
+        None => vec!["-ac".to_owned(), "1".to_owned()],
+        Some(channel) => vec!["-af".to_owned(), format!("pan=mono|c0=c{channel}")],
+    };
     let mut child = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(input)
         .args(["-map", "0:a:0", "-vn", "-sn", "-dn"])
-        .args(["-f", "f32le", "-ac", "1", "-ar", &rate, "-"])
+        .args(["-f", "f32le"])
+        .args(&mono)
+        .args(["-ar", &rate, "-"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

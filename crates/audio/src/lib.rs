@@ -3,7 +3,7 @@
 //! This crate owns turning uploaded bytes into what every model consumes: it probes and decodes
 //! with symphonia in-process (wav, flac, mp3, ogg/vorbis, m4a/aac, mkv), falls back to an
 //! `ffmpeg` binary on `PATH` for everything else (opus, webm, video containers) unless told not
-//! to, downmixes by averaging channels and resamples with rubato. Decoding streams: blocks go to
+//! to, downmixes by averaging channels (or keeps the one asked for) and resamples with rubato. Decoding streams: blocks go to
 //! a [`SampleSink`] as they are decoded ([`decode_file_to`]), so a long file never has to be in
 //! memory whole ([`decode_file`] is the collect-everything convenience). It also writes
 //! (incrementally) and reads (by range) the 16-bit PCM WAV "prepared audio" artifact and says

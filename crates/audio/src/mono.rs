@@ -1,4 +1,5 @@
-//! Turning decoded buffers of any rate and channel count into one 16 kHz mono signal.
+//! Turning decoded buffers of any rate and channel count into one 16 kHz mono signal: their
+//! average, or one chosen channel.
 
 use crate::resample::StreamResampler;
 use crate::{AudioError, SampleSink, TARGET_SAMPLE_RATE_HZ};
@@ -20,6 +21,8 @@ pub(crate) struct MonoSink {
     /// Seconds of source audio received so far.
     source_secs: f64,
     max_duration_secs: Option<f64>,
+    /// The one channel to keep; `None` averages them.
+    channel: Option<u16>,
 }
 
 /// A run of buffers at one source rate.
@@ -30,8 +33,9 @@ struct Segment {
 }
 
 impl MonoSink {
-    /// An empty sink that refuses more than `max_duration_secs` of source audio.
-    pub(crate) fn new(max_duration_secs: Option<f64>) -> Self {
+    /// An empty sink that refuses more than `max_duration_secs` of source audio and keeps
+    /// `channel` alone when one is given.
+    pub(crate) fn new(max_duration_secs: Option<f64>, channel: Option<u16>) -> Self {
         Self {
             output: Vec::new(),
             emitted: 0,
@@ -39,6 +43,7 @@ impl MonoSink {
             mono: Vec::new(),
             source_secs: 0.0,
             max_duration_secs,
+            channel,
         }
     }
 
@@ -66,7 +71,12 @@ impl MonoSink {
                 detail: format!("decoder produced audio with {rate_hz} Hz and {channels} channels"),
             });
         }
-        downmix_into(interleaved, channels, &mut self.mono);
+        match self.channel {
+            Some(channel) if channels > 1 => {
+                select_into(interleaved, channels, usize::from(channel), &mut self.mono);
+            }
+            _ => downmix_into(interleaved, channels, &mut self.mono),
+        }
         self.source_secs += self.mono.len() as f64 / f64::from(rate_hz);
         if let Some(max_secs) = self.max_duration_secs
             && self.source_secs > max_secs
@@ -140,9 +150,25 @@ pub(crate) fn downmix_into(interleaved: &[f32], channels: usize, mono: &mut Vec<
     );
 }
 
+/// Take channel `channel` of each frame (silence when the frames have no such channel),
+/// replacing the contents of `mono`.
+pub(crate) fn select_into(
+    interleaved: &[f32],
+    channels: usize,
+    channel: usize,
+    mono: &mut Vec<f32>,
+) {
+    mono.clear();
+    mono.extend(
+        interleaved
+            .chunks_exact(channels)
+            .map(|frame| frame.get(channel).copied().unwrap_or(0.0)),
+    );
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{MonoSink, downmix_into};
+    use super::{MonoSink, downmix_into, select_into};
     use crate::AudioError;
 
     #[test]
@@ -157,8 +183,24 @@ mod tests {
     }
 
     #[test]
+    fn selection_keeps_one_channel() {
+        let mut mono = Vec::new();
+        select_into(&[1.0, 0.0, 0.5, -0.5], 2, 1, &mut mono);
+        assert_eq!(mono, vec![0.0, -0.5]);
+        select_into(&[1.0, 0.0], 2, 3, &mut mono);
+        assert_eq!(mono, vec![0.0]);
+        let mut sink = MonoSink::new(None, Some(0));
+        let mut output: Vec<f32> = Vec::new();
+        sink.push_interleaved(16_000, 2, &[0.25, 0.75, 0.25, 0.75], &mut output)
+            .unwrap();
+        sink.push_interleaved(16_000, 1, &[0.5], &mut output)
+            .unwrap();
+        assert_eq!(output, vec![0.25, 0.25, 0.5]);
+    }
+
+    #[test]
     fn sink_passes_16k_through_and_resamples_other_rates() {
-        let mut sink = MonoSink::new(None);
+        let mut sink = MonoSink::new(None, None);
         let mut output: Vec<f32> = Vec::new();
         sink.push_interleaved(16_000, 1, &vec![0.1; 16_000], &mut output)
             .unwrap();
@@ -175,7 +217,7 @@ mod tests {
 
     #[test]
     fn sink_stops_at_the_duration_limit() {
-        let mut sink = MonoSink::new(Some(1.5));
+        let mut sink = MonoSink::new(Some(1.5), None);
         let mut output: Vec<f32> = Vec::new();
         sink.push_interleaved(16_000, 1, &vec![0.0; 16_000], &mut output)
             .unwrap();

@@ -94,7 +94,7 @@ pub(crate) fn decode_with_symphonia(
     // AAC with implicit SBR can differ from what the container declares.
     let mut first_spec: Option<(usize, u32)> = None;
 
-    let mut sink = MonoSink::new(options.max_duration_secs);
+    let mut sink = MonoSink::new(options.max_duration_secs, options.channel);
     let mut interleaved: Vec<f32> = Vec::new();
     let mut silence: Vec<f32> = Vec::new();
     let mut decoded_packets = 0usize;

@@ -13,6 +13,10 @@ pub struct DecodeOptions {
     pub max_duration_secs: Option<f64>,
     /// Whether to fall back to an `ffmpeg` binary for formats symphonia cannot decode.
     pub ffmpeg: FfmpegPolicy,
+    /// Keep only this channel (0-based) instead of averaging them all: per-channel
+    /// transcription decodes a file once per channel. A channel the audio lacks decodes as
+    /// silence.
+    pub channel: Option<u16>,
 }
 
 /// Whether [`decode_file`](crate::decode_file) may run `ffmpeg` and `ffprobe`.

@@ -405,6 +405,7 @@ fn placeholder_length_is_ignored_and_decoding_stops_at_the_limit() {
     let limited = |max_secs: f64| DecodeOptions {
         max_duration_secs: Some(max_secs),
         ffmpeg: FfmpegPolicy::Never,
+        channel: None,
     };
     let decoded = decode_file(&path, &limited(60.0)).unwrap();
     assert!((decoded.info.duration_secs - 5.0).abs() < 1e-6);
@@ -583,6 +584,7 @@ fn ffmpeg_fallback_respects_the_duration_limit() {
     let options = DecodeOptions {
         max_duration_secs: Some(5.0),
         ffmpeg: FfmpegPolicy::Auto,
+        channel: None,
     };
     assert_eq!(error_code(decode_file(&path, &options)), "audio_too_long");
 }

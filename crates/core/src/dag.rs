@@ -67,13 +67,9 @@ pub fn build_dag(params: &JobParameters, engines: &AvailableEngines) -> DagPlan 
         SpeakerDetection::Diarize => {
             warnings.push("speaker diarization is not available on this server; the transcript has no speakers".to_owned());
         }
-        SpeakerDetection::PerChannel => {
-            warnings.push(
-                "per-channel transcription is not available yet; channels were mixed down"
-                    .to_owned(),
-            );
-        }
-        SpeakerDetection::None => {}
+        // No stage of its own: prepare splits the channels, transcribe takes each in turn and
+        // merge labels every channel's words with its speaker.
+        SpeakerDetection::PerChannel | SpeakerDetection::None => {}
     }
     add(Stage::Merge, merge_inputs, true);
     DagPlan { tasks, warnings }

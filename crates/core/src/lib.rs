@@ -14,6 +14,7 @@ pub mod job;
 pub mod language;
 mod names;
 pub mod params;
+pub mod per_channel;
 pub mod progress;
 pub mod retry;
 pub mod stage;

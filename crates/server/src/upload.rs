@@ -223,6 +223,14 @@ pub async fn prepare_job_from_file(
 ) -> ApiResult<UploadedJob> {
     let job_id = JobId::generate();
     let audio = validate_audio(state, audio_file.path.to_owned()).await?;
+    if parameters.speaker_detection == SpeakerDetection::PerChannel
+        && audio.channels.is_none_or(|channels| channels < 2)
+    {
+        return Err(ApiError::BadRequest(
+            "speaker_detection=per_channel needs audio with two or more channels; this file has one"
+                .to_owned(),
+        ));
+    }
     let key = BlobKey::original_audio(&job_id);
     let file = tokio::fs::File::open(audio_file.path)
         .await
@@ -287,6 +295,7 @@ async fn validate_audio(state: &AppState, path: PathBuf) -> ApiResult<AudioMetad
     let options = DecodeOptions {
         max_duration_secs: Some(state.limits.max_audio_duration_secs),
         ffmpeg: FfmpegPolicy::Auto,
+        channel: None,
     };
     let probed = tokio::task::spawn_blocking(move || dalston_audio::probe_file(&path, &options))
         .await

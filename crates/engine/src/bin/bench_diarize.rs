@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use dalston_audio::{DecodeOptions, FfmpegPolicy};
-use dalston_core::diarization::compose::{Utterance, compose};
+use dalston_core::diarization::compose::{Composed, interleave};
 use dalston_core::diarization::der::{DiarizationError, diarization_error};
 use dalston_core::diarization::{SpeakerCount, TimeSpan};
 use dalston_engine::engines::diarize::{SPEAKER_MODEL_DIR, diarize_samples};
@@ -38,6 +38,7 @@ fn load(path: &Path) -> Result<Vec<f32>, String> {
     let options = DecodeOptions {
         max_duration_secs: None,
         ffmpeg: FfmpegPolicy::Never,
+        channel: None,
     };
     dalston_audio::decode_file(path, &options)
         .map(|decoded| decoded.samples)
@@ -55,76 +56,8 @@ fn espeak(voice: &str, dir: &Path) -> Option<Vec<f32>> {
     status.success().then(|| load(&out).ok()).flatten()
 }
 
-/// A tiny deterministic generator, so every run builds the same recordings.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// Cuts a speaker's audio into utterances of 2–5 s.
-fn utterances(samples: &[f32], rng: &mut Lcg) -> Vec<Vec<f32>> {
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    while start < samples.len() {
-        let length = ((2.0 + 3.0 * rng.next()) * 16_000.0) as usize;
-        let end = (start + length).min(samples.len());
-        if end - start >= 16_000 {
-            pieces.push(samples[start..end].to_vec());
-        }
-        start = end;
-    }
-    pieces
-}
-
 /// A composed recording: its name, the source clips in turn order, and the pause range (s).
 type Scenario<'a> = (&'static str, Vec<&'a Vec<f32>>, (f64, f64));
-
-/// Interleaves the speakers' utterances round-robin with gaps drawn from `gap` (seconds).
-fn scenario(
-    speakers: &[&Vec<f32>],
-    gap: (f64, f64),
-    seed: u64,
-) -> (Vec<f32>, Vec<dalston_core::diarization::SpeakerTurn>) {
-    let mut rng = Lcg(seed);
-    let mut queues: Vec<Vec<Vec<f32>>> = speakers.iter().map(|s| utterances(s, &mut rng)).collect();
-    let mut order = Vec::new();
-    let mut speaker = 0;
-    while queues.iter().any(|q| !q.is_empty()) {
-        if !queues[speaker].is_empty() {
-            order.push((speaker, queues[speaker].remove(0)));
-        }
-        speaker = (speaker + 1) % queues.len();
-    }
-    let gaps: Vec<f64> = order
-        .iter()
-        .enumerate()
-        .map(|(i, _)| {
-            if i == 0 {
-                0.0
-            } else {
-                gap.0 + (gap.1 - gap.0) * rng.next()
-            }
-        })
-        .collect();
-    let layout: Vec<Utterance<'_>> = order
-        .iter()
-        .zip(&gaps)
-        .map(|((speaker, samples), &gap_secs)| Utterance {
-            speaker: *speaker,
-            samples,
-            gap_secs,
-        })
-        .collect();
-    let composed = compose(&layout, 16_000);
-    (composed.samples, composed.turns)
-}
 
 fn main() -> Result<(), String> {
     let data = cache("DALSTON_TEST_DATA_DIR", "test-data");
@@ -190,7 +123,11 @@ fn main() -> Result<(), String> {
     let (mut collared, mut full) = (DiarizationError::default(), DiarizationError::default());
     let (mut audio_secs, mut elapsed_secs, mut counts_right) = (0.0, 0.0, 0);
     for (index, (name, speakers, gap)) in scenarios.iter().enumerate() {
-        let (samples, reference) = scenario(speakers, *gap, 17 + index as u64);
+        let sources: Vec<&[f32]> = speakers.iter().map(|s| s.as_slice()).collect();
+        let Composed {
+            samples,
+            turns: reference,
+        } = interleave(&sources, *gap, 17 + index as u64, 16_000);
         let duration = samples.len() as f64 / 16_000.0;
         let started = Instant::now();
         let result = diarize_samples(

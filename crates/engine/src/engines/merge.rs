@@ -1,5 +1,6 @@
 //! *merge*: assembles the canonical transcript from the upstream outputs, giving words and
-//! segments their speakers when diarization ran.
+//! segments their speakers when diarization ran, or interleaving the channels of a per-channel
+//! transcription, each channel one speaker.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use dalston_core::diarization::assign::assign_speakers;
 use dalston_core::params::TimestampsGranularity;
+use dalston_core::per_channel::interleave_channels;
 use dalston_core::transcript::{TRANSCRIPT_VERSION, TranscriptMetadata};
 use dalston_core::{Stage, Transcript};
 
@@ -30,7 +32,7 @@ impl MergeEngine {
 
 /// Builds the transcript: pure, so it is tested without any I/O.
 pub fn assemble(input: &TaskInput) -> Result<Transcript, EngineError> {
-    let transcribed: TranscribeResult = input
+    let mut transcribed: TranscribeResult = input
         .upstream(Stage::Transcribe)
         .ok_or_else(|| EngineError::Failed("the transcription result is missing".into()))
         .and_then(|value| {
@@ -38,28 +40,29 @@ pub fn assemble(input: &TaskInput) -> Result<Transcript, EngineError> {
                 EngineError::Failed(format!("the transcription result is unreadable: {error}"))
             })
         })?;
+    let (segments, speakers) = if transcribed.channels.is_empty() {
+        (std::mem::take(&mut transcribed.segments), Vec::new())
+    } else {
+        interleave_channels(std::mem::take(&mut transcribed.channels))
+    };
     let job = &input.job;
     let mut pipeline_stages = vec![Stage::Prepare.to_string()];
     pipeline_stages.extend(input.upstream.iter().map(|(stage, _)| stage.to_string()));
     pipeline_stages.push(Stage::Merge.to_string());
     let duration_secs = job.audio.duration_secs.unwrap_or(transcribed.duration_secs);
-    let word_timestamps = transcribed
-        .segments
-        .iter()
-        .any(|segment| !segment.words.is_empty());
+    let word_timestamps = segments.iter().any(|segment| !segment.words.is_empty());
     let mut transcript = Transcript {
         version: TRANSCRIPT_VERSION.into(),
-        text: Transcript::join_segment_text(&transcribed.segments),
+        text: Transcript::join_segment_text(&segments),
         language_code: transcribed.language_code,
         language_probability: transcribed.language_probability,
         duration_secs,
-        words: transcribed
-            .segments
+        words: segments
             .iter()
             .flat_map(|segment| segment.words.clone())
             .collect(),
-        segments: transcribed.segments,
-        speakers: Vec::new(),
+        segments,
+        speakers,
         metadata: TranscriptMetadata {
             audio_channels: job.audio.channels,
             sample_rate_hz: job.audio.sample_rate_hz,

@@ -3,6 +3,11 @@
 //!
 //! Decoding streams: each decoded block is appended to the prepared WAV file and fed to Silero
 //! VAD, so neither the signal nor the file is ever in memory whole, whatever the length.
+//!
+//! With `speaker_detection=per_channel` each channel of a multichannel upload is also prepared
+//! alone ([`channel_audio`], with its own speech regions), for transcribe to take one by one: the
+//! file is decoded once more per channel, which keeps memory flat where splitting every channel
+//! in one pass would need a writer and a detector per channel.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -10,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 use dalston_audio::{AudioError, DecodeOptions, FfmpegPolicy, SampleSink, WavWriter};
 use dalston_core::Stage;
-use dalston_core::params::VadParameters;
+use dalston_core::params::{SpeakerDetection, VadParameters};
 use dalston_models::vad::{SileroVad, SpeechDetector, SpeechOptions};
 use dalston_store::AudioMetadata;
 use serde::{Deserialize, Serialize};
@@ -22,6 +27,11 @@ use crate::{
 
 /// Artifact name of the prepared audio.
 pub const PREPARED_AUDIO: &str = "prepared.wav";
+
+/// Artifact name of channel `channel` prepared alone (per-channel transcription).
+pub fn channel_audio(channel: u16) -> String {
+    format!("channel_{channel}.wav")
+}
 
 /// Longest speech region prepare reports: Whisper's window, so a transcriber can take any
 /// region whole (a longer stretch of speech is cut at its longest pause).
@@ -51,6 +61,18 @@ pub struct PreparedAudio {
     /// in seconds on the audio's own timeline: in order, not overlapping, each at most
     /// [`MAX_SPEECH_REGION_SECS`] long, padded. Empty when there is no speech (silence, noise).
     #[serde(default)]
+    pub speech_regions: Vec<SpeechRegion>,
+    /// With `speaker_detection=per_channel` on audio of two or more channels: every channel
+    /// prepared alone, in order, as [`channel_audio`]. Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels_prepared: Vec<PreparedChannel>,
+}
+
+/// One channel prepared alone: its audio is the artifact [`channel_audio`]`(channel)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreparedChannel {
+    pub channel: u16,
+    /// As [`PreparedAudio::speech_regions`], found on this channel alone.
     pub speech_regions: Vec<SpeechRegion>,
 }
 
@@ -245,15 +267,45 @@ impl Engine for PrepareEngine {
         let decode = DecodeOptions {
             max_duration_secs: Some(self.max_duration_secs),
             ffmpeg: self.ffmpeg,
+            channel: None,
         };
+        let per_channel = input.job.parameters.speaker_detection == SpeakerDetection::PerChannel;
+        let scratch = input.scratch_dir.clone();
         let options = speech_options(&input.job.parameters.vad);
         let destination = input.scratch_dir.join(PREPARED_AUDIO);
         // Loaded at start-up by `warm` where this process runs prepare; small if not.
         let vad = self.vad()?;
         let span = tracing::Span::current();
         let wav_path = destination.clone();
-        let prepared = tokio::task::spawn_blocking(move || {
-            span.in_scope(|| prepare_file(&file, &wav_path, &decode, &vad, options))
+        let (prepared, channels) = tokio::task::spawn_blocking(move || {
+            span.in_scope(|| {
+                let prepared = prepare_file(&file, &wav_path, &decode, &vad, options.clone())?;
+                let channels = if per_channel && prepared.info.channels > 1 {
+                    (0..prepared.info.channels)
+                        .map(|channel| {
+                            let decode = DecodeOptions {
+                                channel: Some(channel),
+                                ..decode.clone()
+                            };
+                            let path = scratch.join(channel_audio(channel));
+                            prepare_file(&file, &path, &decode, &vad, options.clone()).map(
+                                |alone| {
+                                    (
+                                        PreparedChannel {
+                                            channel,
+                                            speech_regions: alone.regions,
+                                        },
+                                        path,
+                                    )
+                                },
+                            )
+                        })
+                        .collect::<Result<Vec<_>, _>>()?
+                } else {
+                    Vec::new()
+                };
+                Ok::<_, EngineError>((prepared, channels))
+            })
         })
         .await
         .map_err(|error| {
@@ -275,14 +327,23 @@ impl Engine for PrepareEngine {
             sample_rate_hz: info.sample_rate_hz,
             format: info.format.clone(),
             speech_regions: prepared.regions,
+            channels_prepared: channels
+                .iter()
+                .map(|(channel, _)| channel.clone())
+                .collect(),
         };
+        let mut artifact_files = vec![ArtifactFile {
+            name: PREPARED_AUDIO.into(),
+            path: destination,
+        }];
+        artifact_files.extend(channels.into_iter().map(|(channel, path)| ArtifactFile {
+            name: channel_audio(channel.channel),
+            path,
+        }));
         Ok(TaskOutput {
             result: serde_json::to_value(&result)
                 .map_err(|e| EngineError::Failed(e.to_string()))?,
-            artifact_files: vec![ArtifactFile {
-                name: PREPARED_AUDIO.into(),
-                path: destination,
-            }],
+            artifact_files,
             audio: Some(AudioMetadata {
                 duration_secs: Some(info.duration_secs),
                 channels: Some(info.channels),
@@ -324,6 +385,7 @@ mod tests {
                 start_secs: 0.5,
                 end_secs: 2.25,
             }],
+            channels_prepared: Vec::new(),
         };
         let value = serde_json::to_value(&prepared).unwrap();
         assert_eq!(

@@ -1,6 +1,8 @@
 //! *transcribe*: Whisper (CTranslate2 weights run on candle) over the speech in the prepared
 //! audio: only the speech regions prepare found are decoded (see [`super::speech_chunks`]), so
-//! silence and noise never produce text; a job with `vad_filter` off is decoded whole.
+//! silence and noise never produce text; a job with `vad_filter` off is decoded whole. With
+//! `speaker_detection=per_channel` each channel prepare split out is transcribed in turn (the
+//! language found on the first holds for the others) and merge interleaves them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use dalston_audio::{AudioError, WavReader};
 use dalston_core::params::{TimestampsGranularity, TranscriptionTask};
+use dalston_core::per_channel::ChannelSegments;
 use dalston_core::transcript::{Segment, Word};
 use dalston_core::{Stage, Transcript};
 use dalston_models::{
@@ -16,7 +19,7 @@ use dalston_models::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::prepare::{PREPARED_AUDIO, PreparedAudio};
+use super::prepare::{PREPARED_AUDIO, PreparedAudio, SpeechRegion, channel_audio};
 use super::speech_chunks::{SpeechChunk, plan_chunks};
 use crate::{Engine, EngineCapabilities, EngineError, TaskContext, TaskInput, TaskOutput};
 
@@ -29,7 +32,11 @@ pub struct TranscribeResult {
     /// `requested` or `detected`.
     pub language_source: String,
     pub duration_secs: f64,
+    /// Empty when [`Self::channels`] holds the segments instead.
     pub segments: Vec<Segment>,
+    /// Per-channel transcription: each channel's segments, unlabelled, for merge to interleave.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<ChannelSegments>,
 }
 
 /// The Whisper models found in the models directory, loaded on first use and kept in memory so
@@ -165,6 +172,27 @@ impl Engine for TranscribeEngine {
             .upstream(Stage::Prepare)
             .and_then(|value| serde_json::from_value(value.clone()).ok())
             .ok_or_else(|| EngineError::Failed("the result of prepare is missing".into()))?;
+        let channel_files = prepared
+            .channels_prepared
+            .iter()
+            .map(|prepared| {
+                input
+                    .file(&channel_audio(prepared.channel))
+                    .map(|file| {
+                        (
+                            prepared.channel,
+                            file.path.clone(),
+                            prepared.speech_regions.clone(),
+                        )
+                    })
+                    .ok_or_else(|| {
+                        EngineError::Failed(format!(
+                            "the prepared audio of channel {} is missing",
+                            prepared.channel
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let params = input.job.parameters.clone();
         let model_id = self.catalog.resolve(params.model.as_deref()).to_owned();
         let catalog = Arc::clone(&self.catalog);
@@ -172,18 +200,8 @@ impl Engine for TranscribeEngine {
         let span = tracing::Span::current();
         let result = tokio::task::spawn_blocking(move || {
             span.in_scope(|| {
-                let mut audio = WavReader::open(&path).map_err(unreadable)?;
-                let chunks = if params.vad.filter == Some(false) {
-                    vec![SpeechChunk::whole(audio.len(), audio.sample_rate_hz())]
-                } else {
-                    plan_chunks(
-                        &prepared.speech_regions,
-                        audio.len(),
-                        audio.sample_rate_hz(),
-                    )
-                };
                 let model = catalog.get(&model_id)?;
-                let options = TranscribeOptions {
+                let mut options = TranscribeOptions {
                     language: params.language.clone(),
                     task: match params.task {
                         TranscriptionTask::Transcribe => Task::Transcribe,
@@ -196,23 +214,43 @@ impl Engine for TranscribeEngine {
                     word_timestamps: params.timestamps_granularity == TimestampsGranularity::Word,
                     ..TranscribeOptions::default()
                 };
-                let started = std::time::Instant::now();
-                let transcription =
-                    transcribe_chunks(&model, &mut audio, &chunks, options, &context)?;
-                tracing::info!(
-                    model = %model_id,
-                    audio_secs = transcription.duration_secs,
-                    speech_secs = chunks.iter().map(SpeechChunk::duration_secs).sum::<f64>(),
-                    chunks = chunks.len(),
-                    elapsed_ms = started.elapsed().as_millis() as u64,
-                    segments = transcription.segments.len(),
-                    "transcribed"
-                );
-                Ok(to_result(
+                let source = Source {
+                    model: &model,
+                    model_id: &model_id,
+                    whole: params.vad.filter == Some(false),
+                    context: &context,
+                };
+                let language_requested = params.language.is_some();
+                if channel_files.is_empty() {
+                    let transcription =
+                        source.transcribe(&path, &prepared.speech_regions, &mut options)?;
+                    return Ok(to_result(&model_id, language_requested, transcription));
+                }
+                let mut channels = Vec::with_capacity(channel_files.len());
+                let mut language_probability = None;
+                let mut last = None;
+                for (channel, path, regions) in &channel_files {
+                    let transcription = source.transcribe(path, regions, &mut options)?;
+                    language_probability =
+                        language_probability.or(transcription.language_probability);
+                    channels.push(ChannelSegments {
+                        channel: *channel,
+                        segments: to_segments(&transcription),
+                    });
+                    last = Some(transcription);
+                }
+                let mut result = to_result(
                     &model_id,
-                    params.language.is_some(),
-                    transcription,
-                ))
+                    language_requested,
+                    Transcription {
+                        language_probability,
+                        segments: Vec::new(),
+                        ..last
+                            .ok_or_else(|| EngineError::Failed("no channel to transcribe".into()))?
+                    },
+                );
+                result.channels = channels;
+                Ok(result)
             })
         })
         .await
@@ -224,6 +262,46 @@ impl Engine for TranscribeEngine {
                 .map_err(|e| EngineError::Failed(e.to_string()))?,
             ..TaskOutput::default()
         })
+    }
+}
+
+/// What every prepared file of a job is transcribed with.
+struct Source<'a> {
+    model: &'a WhisperModel,
+    model_id: &'a str,
+    /// `vad_filter` is off: decode the file whole, not only its speech regions.
+    whole: bool,
+    context: &'a TaskContext,
+}
+
+impl Source<'_> {
+    /// Whisper over one prepared file's speech `regions`; a language detected here is kept in
+    /// `options` for the files after it.
+    fn transcribe(
+        &self,
+        path: &Path,
+        regions: &[SpeechRegion],
+        options: &mut TranscribeOptions,
+    ) -> Result<Transcription, EngineError> {
+        let mut audio = WavReader::open(path).map_err(unreadable)?;
+        let chunks = if self.whole {
+            vec![SpeechChunk::whole(audio.len(), audio.sample_rate_hz())]
+        } else {
+            plan_chunks(regions, audio.len(), audio.sample_rate_hz())
+        };
+        let started = std::time::Instant::now();
+        let transcription =
+            transcribe_chunks(self.model, &mut audio, &chunks, options, self.context)?;
+        tracing::info!(
+            model = %self.model_id,
+            audio_secs = transcription.duration_secs,
+            speech_secs = chunks.iter().map(SpeechChunk::duration_secs).sum::<f64>(),
+            chunks = chunks.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            segments = transcription.segments.len(),
+            "transcribed"
+        );
+        Ok(transcription)
     }
 }
 
@@ -244,7 +322,7 @@ fn transcribe_chunks(
     model: &WhisperModel,
     audio: &mut WavReader,
     chunks: &[SpeechChunk],
-    mut options: TranscribeOptions,
+    options: &mut TranscribeOptions,
     context: &TaskContext,
 ) -> Result<Transcription, EngineError> {
     let total_secs: f64 = chunks.iter().map(SpeechChunk::duration_secs).sum();
@@ -274,7 +352,7 @@ fn transcribe_chunks(
             }
         };
         let transcription = model
-            .transcribe(&samples, &options, &mut on_progress)
+            .transcribe(&samples, options, &mut on_progress)
             .map_err(|error| match error {
                 dalston_models::ModelError::Cancelled => EngineError::Cancelled,
                 other => EngineError::Failed(format!("transcription failed: {other}")),
@@ -292,7 +370,7 @@ fn transcribe_chunks(
     }
     Ok(Transcription {
         language: language
-            .or(options.language)
+            .or_else(|| options.language.clone())
             .unwrap_or_else(|| "en".to_owned()),
         language_probability,
         duration_secs: audio.len() as f64 / f64::from(audio.sample_rate_hz()),
@@ -327,18 +405,23 @@ fn to_segment(index: usize, segment: &dalston_models::Segment) -> Segment {
     }
 }
 
-fn to_result(
-    model_id: &str,
-    language_requested: bool,
-    transcription: Transcription,
-) -> TranscribeResult {
-    let segments = transcription
+/// The non-empty segments of a transcription, numbered from 0.
+fn to_segments(transcription: &Transcription) -> Vec<Segment> {
+    transcription
         .segments
         .iter()
         .filter(|segment| !segment.text.trim().is_empty())
         .enumerate()
         .map(|(index, segment)| to_segment(index, segment))
-        .collect();
+        .collect()
+}
+
+fn to_result(
+    model_id: &str,
+    language_requested: bool,
+    transcription: Transcription,
+) -> TranscribeResult {
+    let segments = to_segments(&transcription);
     TranscribeResult {
         model: model_id.to_owned(),
         language_code: transcription.language,
@@ -351,5 +434,6 @@ fn to_result(
         .to_owned(),
         duration_secs: transcription.duration_secs,
         segments,
+        channels: Vec::new(),
     }
 }

@@ -1,6 +1,8 @@
 //! ElevenLabs' speech-to-text API: `POST /v1/speech-to-text` and
 //! `GET`/`DELETE /v1/speech-to-text/transcripts/{id}`, in the shapes the official `elevenlabs`
 //! SDK parses. Requests run through the normal pipeline; the transcription id is the job id.
+//! `use_multi_channel=true` is per-channel transcription, answered with one transcript per
+//! channel (`{transcripts: […]}`).
 
 use std::sync::Arc;
 
@@ -12,6 +14,7 @@ use dalston_core::export::{
     ExportFormat, ExportOptions, SegmentLimits, render, render_html, resegment,
 };
 use dalston_core::params::{SpeakerDetection, TimestampsGranularity};
+use dalston_core::per_channel;
 use dalston_core::transcript::Word;
 use dalston_core::webhook::WebhookStyle;
 use dalston_core::{JobParameters, Transcript};
@@ -129,10 +132,11 @@ fn parse_request(form: &ReceivedForm, state: &AppState) -> Result<ElevenLabsRequ
             ));
         }
     };
-    if boolean(form, "use_multi_channel")? {
+    let multi_channel = boolean(form, "use_multi_channel")?;
+    if multi_channel && boolean(form, "diarize")? {
         return Err(invalid(
             "use_multi_channel",
-            "not available on this server yet",
+            "each channel is one speaker; it cannot be combined with diarize",
         ));
     }
     let webhook = boolean(form, "webhook")?;
@@ -183,7 +187,9 @@ fn parse_request(form: &ReceivedForm, state: &AppState) -> Result<ElevenLabsRequ
             Granularity::None => TimestampsGranularity::Segment,
             Granularity::Word | Granularity::Character => TimestampsGranularity::Word,
         },
-        speaker_detection: if boolean(form, "diarize")? {
+        speaker_detection: if multi_channel {
+            SpeakerDetection::PerChannel
+        } else if boolean(form, "diarize")? {
             SpeakerDetection::Diarize
         } else {
             SpeakerDetection::None
@@ -303,7 +309,7 @@ fn speaker_id(speaker: Option<&str>) -> Value {
 
 /// Words with a `spacing` entry between consecutive words, as ElevenLabs returns them: joining
 /// every entry's `text` rebuilds the transcript.
-fn words(words: &[Word], granularity: Granularity) -> Vec<Value> {
+fn words(words: &[Word], granularity: Granularity, channel: Option<u16>) -> Vec<Value> {
     if granularity == Granularity::None {
         return Vec::new();
     }
@@ -314,6 +320,7 @@ fn words(words: &[Word], granularity: Granularity) -> Vec<Value> {
             entries.push(json!({
                 "text": " ", "start": previous.end_secs, "end": word.start_secs,
                 "type": "spacing", "speaker_id": speaker, "logprob": 0.0,
+                "channel_index": channel,
             }));
         }
         let text = word.text.trim();
@@ -321,6 +328,7 @@ fn words(words: &[Word], granularity: Granularity) -> Vec<Value> {
         let mut entry = json!({
             "text": text, "start": word.start_secs, "end": word.end_secs,
             "type": "word", "speaker_id": speaker, "logprob": logprob,
+            "channel_index": channel,
         });
         if granularity == Granularity::Character {
             // Characters share the word's span evenly: Whisper gives no finer timing.
@@ -422,7 +430,7 @@ fn segmented_json(transcript: &Transcript, request: &FormatRequest) -> Value {
         .segments
         .iter()
         .map(|segment| {
-            let mut words = words(&segment.words, Granularity::Word);
+            let mut words = words(&segment.words, Granularity::Word, None);
             for word in &mut words {
                 if !request.options.include_speakers {
                     word["speaker_id"] = Value::Null;
@@ -451,10 +459,43 @@ fn segmented_json(transcript: &Transcript, request: &FormatRequest) -> Value {
     })
 }
 
-/// The single-channel response (`SpeechToTextChunkResponseModel`).
+/// The response to a job: one transcript per channel (`MultichannelSpeechToTextResponseModel`)
+/// for a per-channel job, else the single transcript ([`chunk_response`]).
+fn transcript_response(
+    job: &JobParameters,
+    transcript: &Transcript,
+    transcription_id: &str,
+    granularity: Granularity,
+    formats: &[FormatRequest],
+) -> Result<Value, ApiError> {
+    if job.speaker_detection != SpeakerDetection::PerChannel {
+        return chunk_response(transcript, transcription_id, None, granularity, formats);
+    }
+    let transcripts: Vec<Value> = per_channel::transcript_channels(transcript)
+        .into_iter()
+        .map(|channel| {
+            chunk_response(
+                &per_channel::channel_transcript(transcript, channel),
+                transcription_id,
+                Some(channel),
+                granularity,
+                formats,
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(json!({
+        "transcripts": transcripts,
+        "transcription_id": transcription_id,
+        "audio_duration_secs": transcript.duration_secs,
+    }))
+}
+
+/// One transcript (`SpeechToTextChunkResponseModel`): the whole recording, or one channel of it
+/// (`channel_index`, on the response and on every word).
 fn chunk_response(
     transcript: &Transcript,
     transcription_id: &str,
+    channel_index: Option<u16>,
     granularity: Granularity,
     formats: &[FormatRequest],
 ) -> Result<Value, ApiError> {
@@ -466,8 +507,8 @@ fn chunk_response(
         "language_code": dalston_core::language::iso_639_3(&transcript.language_code).unwrap_or("und"),
         "language_probability": transcript.language_probability.unwrap_or(1.0),
         "text": transcript.text,
-        "words": words(&transcript.words, granularity),
-        "channel_index": null,
+        "words": words(&transcript.words, granularity, channel_index),
+        "channel_index": channel_index,
         "additional_formats": if additional.is_empty() { Value::Null } else { Value::Array(additional) },
         "transcription_id": transcription_id,
         "audio_duration_secs": transcript.duration_secs,
@@ -493,7 +534,8 @@ pub async fn convert(
         })));
     }
     let transcript = super::sync::wait_for_transcript(&state, &uploaded.job.id).await?;
-    Ok(Json(chunk_response(
+    Ok(Json(transcript_response(
+        &uploaded.job.parameters,
         &transcript,
         uploaded.job.id.as_str(),
         request.granularity,
@@ -515,8 +557,13 @@ pub(crate) fn webhook_body(
     });
     match transcript {
         Some(transcript) => {
-            data["transcription"] =
-                chunk_response(transcript, job.id.as_str(), granularity_of(job), &[])?
+            data["transcription"] = transcript_response(
+                &job.parameters,
+                transcript,
+                job.id.as_str(),
+                granularity_of(job),
+                &[],
+            )?
         }
         None => {
             data["error"] = Value::from(
@@ -553,7 +600,8 @@ pub async fn get_transcript(
             ))
         })?;
     let granularity = granularity_of(&job);
-    Ok(Json(chunk_response(
+    Ok(Json(transcript_response(
+        &job.parameters,
         &transcript,
         job.id.as_str(),
         granularity,

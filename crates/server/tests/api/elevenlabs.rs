@@ -5,7 +5,9 @@ use dalston_core::wer::word_error_rate;
 use serde_json::Value;
 
 use crate::deployment::{Deployment, on_both_deployments};
-use crate::helpers::{ADMIN_KEY, TestApp, form, spawn_app, test_file};
+use crate::helpers::{
+    ADMIN_KEY, TestApp, form, form_from_bytes, spawn_app, test_file, two_sided_call,
+};
 
 const JFK_TEXT: &str = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
 
@@ -129,6 +131,14 @@ async fn invalid_fields_get_the_validation_list(deployment: Deployment) {
         (
             vec![
                 ("model_id", "scribe_v1"),
+                ("use_multi_channel", "true"),
+                ("diarize", "true"),
+            ],
+            "use_multi_channel",
+        ),
+        (
+            vec![
+                ("model_id", "scribe_v1"),
                 ("additional_formats", r#"[{"format": "pptx"}]"#),
             ],
             "additional_formats",
@@ -235,6 +245,62 @@ async fn format_options_shape_segmented_json_and_subtitles() {
     for line in srt.lines().filter(|line| !line.contains("-->")) {
         assert!(line.chars().count() <= 20, "{line:?} is over 20 characters");
     }
+}
+
+#[tokio::test]
+async fn multi_channel_gives_one_transcript_per_channel() {
+    let app = spawn_app(Deployment::Embedded).await;
+    let fields = [
+        ("model_id", "scribe_v1"),
+        ("use_multi_channel", "true"),
+        ("language_code", "en"),
+    ];
+    let response = app
+        .client
+        .post(app.url("/v1/speech-to-text"))
+        .header("xi-api-key", ADMIN_KEY)
+        .multipart(form_from_bytes(two_sided_call(), "call.wav", &fields))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    let transcripts = body["transcripts"].as_array().expect("transcripts");
+    assert_eq!(transcripts.len(), 2, "{body}");
+    for (channel, transcript) in transcripts.iter().enumerate() {
+        assert_eq!(transcript["channel_index"], channel, "{transcript}");
+        assert_eq!(transcript["language_code"], "eng");
+        let words = transcript["words"].as_array().expect("words");
+        assert!(!words.is_empty(), "{transcript}");
+        for word in words {
+            assert_eq!(word["channel_index"], channel, "{word}");
+            assert_eq!(word["speaker_id"], format!("speaker_{channel}"), "{word}");
+        }
+    }
+    let text = |channel: usize| {
+        transcripts[channel]["text"]
+            .as_str()
+            .expect("text")
+            .to_owned()
+    };
+    assert!(
+        text(0).contains("country") && !text(0).contains("Dashwood"),
+        "{body}"
+    );
+    assert!(
+        text(1).contains("Dashwood") && !text(1).contains("country"),
+        "{body}"
+    );
+    let id = body["transcription_id"].as_str().expect("id");
+    let fetched: Value = app
+        .get(&format!("/v1/speech-to-text/transcripts/{id}"))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(fetched["transcripts"], body["transcripts"], "{fetched}");
 }
 
 on_both_deployments!(

@@ -142,7 +142,7 @@ pub fn form(file: &Path, fields: &[(&str, &str)]) -> reqwest::multipart::Form {
     form_from_bytes(bytes, &name, fields)
 }
 
-fn form_from_bytes(
+pub fn form_from_bytes(
     bytes: Vec<u8>,
     file_name: &str,
     fields: &[(&str, &str)],
@@ -270,6 +270,25 @@ impl TestApp {
         }
     }
 
+    /// Uploads `samples` (16 kHz mono) as a WAV file named `name` and waits for the job,
+    /// asserting it completed.
+    pub async fn transcribe_samples(
+        &self,
+        samples: &[f32],
+        name: &str,
+        fields: &[(&str, &str)],
+    ) -> Value {
+        let wav = dalston_audio::encode_wav_pcm16(samples, dalston_audio::TARGET_SAMPLE_RATE_HZ);
+        let response = self.post_bytes(wav, name, fields).await;
+        let status = response.status();
+        let created: Value = response.json().await.expect("json");
+        assert_eq!(status, 201, "upload of {name} refused: {created}");
+        let id = created["id"].as_str().expect("id");
+        let job = self.wait_for_job(id, Duration::from_secs(300)).await;
+        assert_eq!(job["status"], "completed", "{job}");
+        job
+    }
+
     /// Submits, waits for completion and returns the job, asserting it completed.
     pub async fn transcribe(&self, file: &Path, fields: &[(&str, &str)]) -> Value {
         let id = self.submit(file, fields).await;
@@ -312,4 +331,92 @@ pub fn ffmpeg_convert(input: &Path, dir: &Path, name: &str, args: &[&str]) -> Op
             None
         }
     }
+}
+
+/// A recording decoded to 16 kHz mono samples, as prepare decodes it.
+pub fn decode_samples(path: &Path) -> Vec<f32> {
+    let options = dalston_audio::DecodeOptions {
+        ffmpeg: dalston_audio::FfmpegPolicy::Never,
+        ..dalston_audio::DecodeOptions::default()
+    };
+    dalston_audio::decode_file(path, &options)
+        .unwrap_or_else(|error| panic!("decoding {}: {error}", path.display()))
+        .samples
+}
+
+/// Speaks `text` with espeak-ng (`args` choose the voice) into the WAV file `output`.
+///
+/// Panics when espeak-ng is missing under CI; elsewhere returns `false` so the caller can skip.
+pub fn espeak(args: &[&str], text: &str, output: &Path) -> bool {
+    let spoken = std::process::Command::new("espeak-ng")
+        .args(args)
+        .arg("-w")
+        .arg(output)
+        .arg(text)
+        .status();
+    match spoken {
+        Ok(status) => {
+            assert!(status.success(), "espeak-ng failed: {status}");
+            true
+        }
+        Err(error) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "espeak-ng is required under CI: {error}"
+            );
+            eprintln!("skipping: espeak-ng is not installed ({error})");
+            false
+        }
+    }
+}
+
+/// A 16-bit PCM WAV file of two channels at 16 kHz, `left` and `right` padded with silence to
+/// the same length.
+pub fn stereo_wav(left: &[f32], right: &[f32]) -> Vec<u8> {
+    let frames = left.len().max(right.len());
+    let data_len = u32::try_from(frames * 4).expect("a test recording");
+    let mut wav = Vec::with_capacity(44 + frames * 4);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    // PCM, 2 channels, 16 kHz, 64000 bytes/s, 4-byte frames, 16 bits.
+    for field in [16u32.to_le_bytes().to_vec(), vec![1, 0, 2, 0]] {
+        wav.extend_from_slice(&field);
+    }
+    wav.extend_from_slice(&16_000u32.to_le_bytes());
+    wav.extend_from_slice(&64_000u32.to_le_bytes());
+    wav.extend_from_slice(&[4, 0, 16, 0]);
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    let pcm = |channel: &[f32], frame: usize| -> [u8; 2] {
+        let sample = channel.get(frame).copied().unwrap_or(0.0).clamp(-1.0, 1.0);
+        #[expect(clippy::cast_possible_truncation, reason = "scaled into i16")]
+        let value = (sample * f32::from(i16::MAX)) as i16;
+        value.to_le_bytes()
+    };
+    for frame in 0..frames {
+        wav.extend_from_slice(&pcm(left, frame));
+        wav.extend_from_slice(&pcm(right, frame));
+    }
+    wav
+}
+
+/// Seconds of silence before the second speaker's channel starts in [`two_sided_call`].
+pub const SECOND_SIDE_STARTS_SECS: f64 = 12.0;
+
+/// A call recorded one side per channel: jfk on channel 0 from the start, the LibriVox reader
+/// (about Mr. John Dashwood) on channel 1 from [`SECOND_SIDE_STARTS_SECS`], so they never talk
+/// at once.
+pub fn two_sided_call() -> Vec<u8> {
+    let jfk = decode_samples(&test_file("jfk.wav"));
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "seconds"
+    )]
+    let mut reader = vec![0.0; (SECOND_SIDE_STARTS_SECS * 16_000.0) as usize];
+    reader.extend(decode_samples(
+        &test_data_dir().join("librivox/sense_and_sensibility_01_austen_64kb-0870.wav"),
+    ));
+    stereo_wav(&jfk, &reader)
 }

@@ -4,14 +4,9 @@
 use serde_json::Value;
 
 use crate::deployment::Deployment;
-use crate::helpers::{AppOptions, TestApp, spawn_app, spawn_app_with, test_file};
+use crate::helpers::{AppOptions, espeak, spawn_app, spawn_app_with, test_file};
 
 const RATE: u32 = 16_000;
-
-/// A WAV upload of `samples` at 16 kHz.
-fn wav(samples: &[f32]) -> Vec<u8> {
-    dalston_audio::encode_wav_pcm16(samples, RATE)
-}
 
 /// `secs` of white noise with peaks at `amplitude`, from a fixed seed (a 64-bit LCG), so every
 /// run uploads the same file.
@@ -45,27 +40,9 @@ fn words(job: &Value) -> Vec<(String, f64, f64)> {
         .collect()
 }
 
-/// Uploads `samples` as a WAV file named `name` and waits for the job, asserting it completed.
-async fn transcribe_samples(
-    app: &TestApp,
-    samples: &[f32],
-    name: &str,
-    fields: &[(&str, &str)],
-) -> Value {
-    let response = app.post_bytes(wav(samples), name, fields).await;
-    assert_eq!(response.status(), 201);
-    let created: Value = response.json().await.expect("json");
-    let id = created["id"].as_str().expect("id");
-    let job = app
-        .wait_for_job(id, std::time::Duration::from_secs(300))
-        .await;
-    assert_eq!(job["status"], "completed", "{job}");
-    job
-}
-
 async fn assert_empty_transcript(samples: &[f32], name: &str) {
     let app = spawn_app(Deployment::Embedded).await;
-    let job = transcribe_samples(&app, samples, name, &[]).await;
+    let job = app.transcribe_samples(samples, name, &[]).await;
     assert_eq!(job["text"], "", "{name} produced text: {job}");
     assert_eq!(job["words"], serde_json::json!([]), "{job}");
     assert_eq!(job["segments"], serde_json::json!([]), "{job}");
@@ -107,7 +84,9 @@ async fn speech_after_twenty_seconds_of_silence_keeps_its_times() {
 
     let app = spawn_app(Deployment::Embedded).await;
     let original = words(&app.transcribe(&jfk, &[("language", "en")]).await);
-    let job = transcribe_samples(&app, &delayed, "delayed.wav", &[("language", "en")]).await;
+    let job = app
+        .transcribe_samples(&delayed, "delayed.wav", &[("language", "en")])
+        .await;
     let shifted = words(&job);
 
     let texts = |words: &[(String, f64, f64)]| -> Vec<String> {
@@ -157,24 +136,14 @@ async fn a_job_with_vad_off_transcribes_what_vad_would_drop() {
 async fn german_speech_is_detected_as_german() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("german.wav");
-    let spoken = std::process::Command::new("espeak-ng")
-        .args(["-v", "de", "-s", "150", "-w"])
-        .arg(&path)
-        .arg(
-            "Guten Morgen. Heute scheint die Sonne, und wir gehen zusammen in den Park. \
-             Danach trinken wir einen Kaffee und sprechen über das Wetter.",
-        )
-        .status();
-    match spoken {
-        Ok(status) => assert!(status.success(), "espeak-ng failed: {status}"),
-        Err(error) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "espeak-ng is required under CI: {error}"
-            );
-            eprintln!("skipping: espeak-ng is not installed ({error})");
-            return;
-        }
+    let spoken = espeak(
+        &["-v", "de", "-s", "150"],
+        "Guten Morgen. Heute scheint die Sonne, und wir gehen zusammen in den Park. \
+         Danach trinken wir einen Kaffee und sprechen über das Wetter.",
+        &path,
+    );
+    if !spoken {
+        return;
     }
     let app = spawn_app(Deployment::Embedded).await;
     let job = app.transcribe(&path, &[("model", "whisper-base")]).await;
