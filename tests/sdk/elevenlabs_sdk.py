@@ -3,6 +3,7 @@
 Usage: python elevenlabs_sdk.py BASE_URL API_KEY AUDIO_FILE
 Exits non-zero with a message on the first mismatch.
 """
+import json
 import sys
 
 from elevenlabs import ElevenLabs
@@ -33,6 +34,24 @@ words = [w for w in result.words if w.type == "word"]
 check(words, "word timestamps were requested by default but none came back")
 check("".join(w.text for w in result.words).strip() == " ".join(w.text for w in words), "spacing entries")
 check(all(w.start is not None and w.end is not None and w.start <= w.end for w in words), "word times")
+
+# Diarized, with a segmented_json export: one person speaks, so every word is speaker_0.
+with open(audio, "rb") as f:
+    diarized = client.speech_to_text.convert(
+        model_id="scribe_v1",
+        file=f,
+        diarize=True,
+        additional_formats=[{"format": "segmented_json", "max_segment_chars": 40}],
+    )
+diarized_words = [w for w in diarized.words if w.type == "word"]
+check("country" in diarized.text.lower(), f"diarized text: {diarized.text!r}")
+check(diarized_words and all(w.speaker_id == "speaker_0" for w in diarized_words),
+      f"speaker ids: {sorted({w.speaker_id for w in diarized_words})}")
+segmented = json.loads(diarized.additional_formats[0].content)
+check(segmented["language_code"] == "eng", f"segmented_json language: {segmented.get('language_code')!r}")
+check(len(segmented["segments"]) >= 3 and all(len(s["text"]) <= 40 for s in segmented["segments"]),
+      f"segmented_json segments: {[s['text'] for s in segmented['segments']]}")
+check(all(s["speaker_id"] == "speaker_0" for s in segmented["segments"]), "segmented_json speakers")
 
 fetched = client.speech_to_text.transcripts.get(result.transcription_id)
 check(fetched.text == result.text, "transcripts.get")

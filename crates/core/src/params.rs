@@ -50,6 +50,8 @@ pub struct JobParameters {
     pub vocabulary: Vec<String>,
     /// Free text prompt (OpenAI `prompt`).
     pub prompt: Option<String>,
+    /// The first decoding temperature (OpenAI `temperature`, 0–1); `None` starts at 0.
+    pub temperature: Option<f32>,
     /// Days to keep the audio and transcript: 0 = delete when done, -1 = keep, `None` = server default.
     pub retention_days: Option<i32>,
     /// Name shown in lists, from the upload's file name when not given.
@@ -163,6 +165,19 @@ impl JobParameters {
             }
             _ => None,
         }
+    }
+
+    /// The temperatures Whisper decodes a window at, in order, until one passes the quality
+    /// checks: Whisper's schedule (0, 0.2, … 1.0) from the requested temperature on, as OpenAI's
+    /// `temperature` starts it. `None` for the engine's default schedule.
+    pub fn temperature_schedule(&self) -> Option<Vec<f32>> {
+        let first = self.temperature.filter(|t| *t > 0.0)?.min(1.0);
+        // Whisper's steps are fifths: the next step strictly above `first`, up to 5/5.
+        let next_step = (first * 5.0 + 1e-4).floor() as u8 + 1;
+        let schedule = std::iter::once(first)
+            .chain((next_step..=5).map(|step| f32::from(step) / 5.0))
+            .collect();
+        Some(schedule)
     }
 
     /// The text Whisper is conditioned on: the prompt, then the vocabulary terms.
@@ -305,6 +320,25 @@ mod tests {
         assert_eq!(with(Some(-1)).purge_after_ms(at), None);
         assert_eq!(with(Some(0)).purge_after_ms(at), Some(at));
         assert_eq!(with(Some(2)).purge_after_ms(at), Some(at + 2 * 86_400_000));
+    }
+
+    #[test]
+    fn a_temperature_starts_whispers_schedule() {
+        let at = |temperature| {
+            JobParameters {
+                temperature,
+                ..Default::default()
+            }
+            .temperature_schedule()
+        };
+        assert_eq!(at(None), None);
+        assert_eq!(at(Some(0.0)), None);
+        let schedule = at(Some(0.5)).expect("schedule");
+        assert_eq!(schedule.len(), 4);
+        for (got, want) in schedule.iter().zip([0.5, 0.6, 0.8, 1.0]) {
+            assert!((got - want).abs() < 1e-5, "{schedule:?}");
+        }
+        assert_eq!(at(Some(1.0)), Some(vec![1.0]));
     }
 
     #[test]

@@ -208,6 +208,9 @@ impl Engine for TranscribeEngine {
                         TranscriptionTask::Translate => Task::Translate,
                     },
                     initial_prompt: params.initial_prompt(),
+                    temperatures: params
+                        .temperature_schedule()
+                        .unwrap_or_else(|| TranscribeOptions::default().temperatures),
                     beam_size,
                     cancel: Some(context.cancel_flag()),
                     // The extra alignment pass is only paid for when word timings were asked for.

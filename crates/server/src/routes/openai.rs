@@ -128,15 +128,14 @@ struct Granularities {
     segments: bool,
 }
 
-/// OpenAI's `temperature` (0–1). Checked so a bad value gets OpenAI's 400, but not yet
-/// honoured: the job parameters carry no decoding temperature, so Whisper keeps its usual
-/// fallback schedule from 0, which is what OpenAI does for `temperature=0`.
-fn check_temperature(form: &ReceivedForm) -> Result<(), OpenAiError> {
+/// OpenAI's `temperature` (0–1): the first temperature Whisper decodes at, falling back to
+/// higher ones as OpenAI's Whisper does.
+fn temperature(form: &ReceivedForm) -> Result<Option<f32>, OpenAiError> {
     let Some(raw) = form.field("temperature") else {
-        return Ok(());
+        return Ok(None);
     };
-    match raw.parse::<f64>() {
-        Ok(value) if (0.0..=1.0).contains(&value) => Ok(()),
+    match raw.parse::<f32>() {
+        Ok(value) if (0.0..=1.0).contains(&value) => Ok(Some(value)),
         _ => Err(OpenAiError::invalid(
             "temperature",
             format!("temperature must be a number between 0 and 1; got {raw:?}"),
@@ -249,7 +248,7 @@ fn openai_parameters(
             format!("timestamp_granularities accepts word and segment, got {other:?}"),
         ));
     }
-    check_temperature(form)?;
+    let temperature = temperature(form)?;
     let diarize = format == ResponseFormat::DiarizedJson;
     if diarize {
         refuse_known_speakers(form)?;
@@ -284,6 +283,7 @@ fn openai_parameters(
             SpeakerDetection::None
         },
         prompt: form.field("prompt").map(str::to_owned),
+        temperature,
         display_name: form.file_name.clone(),
         vad: chunking_strategy(form)?,
         ..JobParameters::default()

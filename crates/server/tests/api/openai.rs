@@ -497,14 +497,27 @@ async fn openai_refuses_what_it_cannot_honour_naming_the_field(deployment: Deplo
     let translation = [("model", "whisper-1"), ("response_format", "diarized_json")];
     let refused = refused_param(&app, "/v1/audio/translations", &translation).await;
     assert_eq!(refused, "response_format");
-    // A temperature in range is accepted.
+    // A temperature in range is where decoding starts: no segment is decoded below it.
     let warm = post(
         &app,
         "/v1/audio/transcriptions",
-        &[("model", "whisper-1"), ("temperature", "0.2")],
+        &[
+            ("model", "whisper-1"),
+            ("temperature", "0.4"),
+            ("response_format", "verbose_json"),
+        ],
     )
     .await;
     assert_eq!(warm.status(), 200);
+    let body: Value = warm.json().await.expect("json");
+    let segments = body["segments"].as_array().expect("segments");
+    assert!(!segments.is_empty(), "{body}");
+    for segment in segments {
+        let temperature = segment["temperature"].as_f64().expect("temperature");
+        assert!(temperature >= 0.399, "decoded at {temperature}: {segment}");
+    }
+    let text = body["text"].as_str().expect("text");
+    assert!(word_error_rate(JFK_TEXT, text) <= 0.15, "{text}");
 }
 
 on_both_deployments!(
