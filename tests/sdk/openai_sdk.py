@@ -34,6 +34,14 @@ with open(audio, "rb") as f:
 check(isinstance(srt, str) and srt.startswith("1\n"), f"srt: {srt!r}")
 
 with open(audio, "rb") as f:
+    vtt = client.audio.transcriptions.create(model="whisper-1", file=f, response_format="vtt")
+check(isinstance(vtt, str) and vtt.startswith("WEBVTT") and "-->" in vtt and "country" in vtt.lower(), f"vtt: {vtt!r}")
+
+with open(audio, "rb") as f:
+    text = client.audio.transcriptions.create(model="whisper-1", file=f, response_format="text")
+check(isinstance(text, str) and "country" in text.lower() and not text.lstrip().startswith("{"), f"text: {text!r}")
+
+with open(audio, "rb") as f:
     translation = client.audio.translations.create(model="whisper-1", file=f)
 check("country" in translation.text.lower(), f"translation: {translation.text!r}")
 
