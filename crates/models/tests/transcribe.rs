@@ -2,15 +2,13 @@
 //! `support/fixtures.rs` for where they come from; missing files fail the tests).
 #![expect(clippy::unwrap_used, reason = "tests")]
 
-#[path = "support/references.rs"]
-mod references;
 mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use dalston_models::{ModelError, Task, TranscribeOptions, Transcription, WhisperModel};
-use references::reference_text;
+use dalston_testkit::references::reference_text;
 use support::fixtures::{load_model, normalise, samples, test_data};
 
 const JFK_TEXT: &str = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";

@@ -4,12 +4,14 @@
 //!
 //! A service whose binaries are missing makes its tests skip with a message on stderr, except
 //! under `CI=true`, where they fail: a green CI run must not hide an untested backend.
-//! [`fixtures`] finds the real models and test speech. Only tests depend on this crate.
+//! [`fixtures`] finds the real models and test speech, [`references`] what the recordings
+//! say. Only tests (and, by path, the Whisper benchmark) use this crate.
 
 pub mod fixtures;
 mod postgres;
 mod process;
 mod redis;
+pub mod references;
 mod s3;
 
 pub use postgres::TestPostgres;

@@ -13,7 +13,7 @@
     reason = "a command-line tool reports its errors"
 )]
 
-#[path = "../../../models/tests/support/references.rs"]
+#[path = "../../../testkit/src/references.rs"]
 mod references;
 
 use std::path::{Path, PathBuf};

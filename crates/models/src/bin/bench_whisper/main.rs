@@ -15,7 +15,7 @@
 mod align;
 mod compare;
 mod long_input;
-#[path = "../../../tests/support/references.rs"]
+#[path = "../../../../testkit/src/references.rs"]
 mod references;
 mod report;
 mod run;

@@ -1,6 +1,6 @@
-//! The known text of the test recordings, for word error rates (the transcription tests and
-//! the benchmark binary): `NAME.txt` beside `NAME.wav` (jfk), or `NAME`'s line in a Sphinx
-//! `transcription` listing in the same directory (the LibriVox clips).
+//! The known text of the test recordings, for word error rates: `NAME.txt` beside `NAME.wav`
+//! (jfk), or `NAME`'s line in a Sphinx `transcription` listing in the same directory (the
+//! LibriVox clips). Only `std`, so the Whisper benchmark binary includes this file by path.
 
 use std::path::Path;
 
