@@ -143,12 +143,6 @@ fn parse_request(form: &ReceivedForm, state: &AppState) -> Result<ElevenLabsRequ
     if form.field("webhook_id").is_some() && !webhook {
         return Err(invalid("webhook_id", "only allowed with webhook=true"));
     }
-    if form.field("cloud_storage_url").is_some() || form.field("source_url").is_some() {
-        return Err(invalid(
-            "source_url",
-            "URL ingestion is not available on this server yet; upload the file",
-        ));
-    }
     let granularity = match form.field("timestamps_granularity").unwrap_or("word") {
         "none" => Granularity::None,
         "word" => Granularity::Word,
@@ -515,6 +509,11 @@ fn chunk_response(
     }))
 }
 
+/// The fields that may give the audio's URL instead of a `file`: `source_url`, and the
+/// deprecated `cloud_storage_url` the same way (ElevenLabs fetches both; so does this server,
+/// though not from video sites' pages, which are not audio).
+const URL_FIELDS: &[&str] = &["cloud_storage_url", "source_url"];
+
 /// `POST /v1/speech-to-text`.
 pub async fn convert(
     State(state): State<Arc<AppState>>,
@@ -522,7 +521,7 @@ pub async fn convert(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Json<Value>, ElevenLabsError> {
     let multipart = multipart.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let form = upload::receive_form(&state, multipart).await?;
+    let form = upload::receive_form(&state, multipart, URL_FIELDS).await?;
     let request = parse_request(&form, &state)?;
     let uploaded = upload::prepare_job(&state, &principal, form, request.parameters).await?;
     upload::submit_job(&state, &uploaded).await?;

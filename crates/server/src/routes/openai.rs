@@ -509,7 +509,7 @@ pub async fn translate(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, OpenAiError> {
     let multipart = multipart.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let form = upload::receive_form(&state, multipart).await?;
+    let form = upload::receive_form(&state, multipart, &[]).await?;
     run(&state, &principal, form, TranscriptionTask::Translate).await
 }
 
