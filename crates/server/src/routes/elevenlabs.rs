@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use base64::Engine as _;
 use dalston_core::export::{
-    ExportFormat, ExportOptions, SegmentLimits, render, render_html, resegment,
+    ExportFormat, ExportOptions, SegmentLimits, SegmentedJsonOptions, WordEntry, WordListOptions,
+    elevenlabs_word_list, render, render_html, render_segmented_json, resegment,
 };
 use dalston_core::params::{SpeakerDetection, TimestampsGranularity};
 use dalston_core::per_channel;
@@ -293,54 +294,18 @@ fn format_request(item: &Value) -> Result<FormatRequest, ApiError> {
     })
 }
 
-/// ElevenLabs speaker ids: `speaker_0` for `SPEAKER_00`.
-fn speaker_id(speaker: Option<&str>) -> Value {
-    speaker
-        .and_then(|id| id.strip_prefix("SPEAKER_"))
-        .and_then(|n| n.parse::<u32>().ok())
-        .map_or(Value::Null, |n| Value::from(format!("speaker_{n}")))
-}
-
-/// Words with a `spacing` entry between consecutive words, as ElevenLabs returns them: joining
-/// every entry's `text` rebuilds the transcript.
-fn words(words: &[Word], granularity: Granularity, channel: Option<u16>) -> Vec<Value> {
+/// The response's `words[]` for `granularity` (none: an empty list).
+fn words(words: &[Word], granularity: Granularity, channel: Option<u16>) -> Vec<WordEntry> {
     if granularity == Granularity::None {
         return Vec::new();
     }
-    let mut entries = Vec::new();
-    for (index, word) in words.iter().enumerate() {
-        let speaker = speaker_id(word.speaker.as_deref());
-        if let Some(previous) = index.checked_sub(1).map(|i| &words[i]) {
-            entries.push(json!({
-                "text": " ", "start": previous.end_secs, "end": word.start_secs,
-                "type": "spacing", "speaker_id": speaker, "logprob": 0.0,
-                "channel_index": channel,
-            }));
-        }
-        let text = word.text.trim();
-        let logprob = word.confidence.map_or(0.0, |p| f64::from(p.max(1e-6)).ln());
-        let mut entry = json!({
-            "text": text, "start": word.start_secs, "end": word.end_secs,
-            "type": "word", "speaker_id": speaker, "logprob": logprob,
-            "channel_index": channel,
-        });
-        if granularity == Granularity::Character {
-            // Characters share the word's span evenly: Whisper gives no finer timing.
-            let count = text.chars().count().max(1) as f64;
-            let step = (word.end_secs - word.start_secs) / count;
-            let characters: Vec<Value> = text
-                .chars()
-                .enumerate()
-                .map(|(i, c)| {
-                    let start = word.start_secs + step * i as f64;
-                    json!({ "text": c.to_string(), "start": start, "end": start + step })
-                })
-                .collect();
-            entry["characters"] = Value::Array(characters);
-        }
-        entries.push(entry);
-    }
-    entries
+    let options = WordListOptions {
+        timestamps: true,
+        characters: granularity == Granularity::Character,
+        speakers: true,
+        channel,
+    };
+    elevenlabs_word_list(words, &options)
 }
 
 /// Text formats are sent as they are; binary ones (docx, pdf) base64-encoded, as ElevenLabs does.
@@ -392,8 +357,12 @@ fn additional_format_response(
             "segmented_json",
             "json",
             "application/json",
-            Ok(FormatContent::Text(
-                segmented_json(transcript, request).to_string(),
+            text(render_segmented_json(
+                transcript,
+                &SegmentedJsonOptions {
+                    include_speakers: options.include_speakers,
+                    include_timestamps: request.include_timestamps,
+                },
             )),
         ),
     };
@@ -415,42 +384,6 @@ fn additional_format_response(
         "is_base64_encoded": is_base64_encoded,
         "content": content,
     }))
-}
-
-/// ElevenLabs' `segmented_json` export: the language and the segments, each with its text and
-/// its words in the response's `words[]` shape (spacing entries included).
-fn segmented_json(transcript: &Transcript, request: &FormatRequest) -> Value {
-    let segments: Vec<Value> = transcript
-        .segments
-        .iter()
-        .map(|segment| {
-            let mut words = words(&segment.words, Granularity::Word, None);
-            for word in &mut words {
-                if !request.options.include_speakers {
-                    word["speaker_id"] = Value::Null;
-                }
-                if !request.include_timestamps
-                    && let Some(fields) = word.as_object_mut()
-                {
-                    fields.remove("start");
-                    fields.remove("end");
-                }
-            }
-            let mut entry = json!({"text": segment.text.trim(), "words": words});
-            if request.include_timestamps {
-                entry["start"] = json!(segment.start_secs);
-                entry["end"] = json!(segment.end_secs);
-            }
-            if request.options.include_speakers {
-                entry["speaker_id"] = speaker_id(segment.speaker.as_deref());
-            }
-            entry
-        })
-        .collect();
-    json!({
-        "language_code": dalston_core::language::iso_639_3(&transcript.language_code).unwrap_or("und"),
-        "segments": segments,
-    })
 }
 
 /// The response to a job: one transcript per channel (`MultichannelSpeechToTextResponseModel`)
