@@ -539,9 +539,12 @@ pub(crate) fn webhook_metadata(
             "webhook_metadata must be at most 16 KiB".into(),
         ));
     }
-    Ok(Some(serde_json::from_str(raw).unwrap_or_else(|_| {
-        serde_json::Value::String(raw.to_owned())
-    })))
+    // The ElevenLabs SDK sends `null` when the caller gave none.
+    match serde_json::from_str(raw) {
+        Ok(serde_json::Value::Null) => Ok(None),
+        Ok(value) => Ok(Some(value)),
+        Err(_) => Ok(Some(serde_json::Value::String(raw.to_owned()))),
+    }
 }
 
 #[cfg(test)]

@@ -69,6 +69,107 @@ fn boolean(form: &ReceivedForm, field: &str) -> Result<bool, ApiError> {
     }
 }
 
+/// A number field within `range`, or `None` when not sent.
+fn number<T>(
+    form: &ReceivedForm,
+    field: &str,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<Option<T>, ApiError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let Some(raw) = form.field(field) else {
+        return Ok(None);
+    };
+    match raw.parse::<T>() {
+        Ok(value) if range.contains(&value) => Ok(Some(value)),
+        _ => Err(invalid(
+            field,
+            format!(
+                "expected a number from {} to {}, got {raw:?}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+/// A JSON-encoded field the SDK sends as `null` when the caller gave none.
+fn json_field_given(form: &ReceivedForm, field: &str) -> bool {
+    form.field(field).is_some_and(|raw| raw != "null")
+}
+
+/// Refuses the fields asking for output this server cannot produce, where answering without it
+/// would mislead: an unredacted transcript for a redaction request, `speaker_N` where
+/// `agent`/`customer` were asked for, no `edited_transcript`. Fields that only tune or hint
+/// (`tag_audio_events`, `no_verbatim`, `seed`, …) are accepted and have no effect; see
+/// [`parse_request`].
+fn refuse_unsupported(form: &ReceivedForm) -> Result<(), ApiError> {
+    for (field, why) in [
+        (
+            "entity_detection",
+            "entity detection is not available on this server; leave out entity_detection",
+        ),
+        (
+            "entity_redaction",
+            "entity redaction is not available on this server; leave out entity_redaction",
+        ),
+    ] {
+        if json_field_given(form, field) {
+            return Err(invalid(field, why));
+        }
+    }
+    if form.field("transcript_edit").is_some() {
+        return Err(invalid(
+            "transcript_edit",
+            "transcript editing is not available on this server; leave out transcript_edit",
+        ));
+    }
+    if boolean(form, "detect_speaker_roles")? {
+        return Err(invalid(
+            "detect_speaker_roles",
+            "speaker roles (agent/customer) are not available on this server; diarize gives speaker_0, speaker_1, …",
+        ));
+    }
+    match form.field("file_format") {
+        None | Some("other") => {}
+        Some("pcm_s16le_16") => {
+            return Err(invalid(
+                "file_format",
+                "raw PCM is not accepted yet; send the audio in a container (WAV, FLAC, MP3, …) with file_format=other",
+            ));
+        }
+        Some(other) => {
+            return Err(invalid(
+                "file_format",
+                format!("expected pcm_s16le_16 or other, got {other:?}"),
+            ));
+        }
+    }
+    match form.field("multichannel_output_style") {
+        None | Some("separate") => {}
+        Some("combined") => {
+            return Err(invalid(
+                "multichannel_output_style",
+                "the combined style is not available on this server; use separate (one transcript per channel)",
+            ));
+        }
+        Some(other) => {
+            return Err(invalid(
+                "multichannel_output_style",
+                format!("expected separate or combined, got {other:?}"),
+            ));
+        }
+    }
+    match form.field("numbers_format") {
+        None | Some("digits" | "words") => Ok(()),
+        Some(other) => Err(invalid(
+            "numbers_format",
+            format!("expected digits or words, got {other:?}"),
+        )),
+    }
+}
+
 /// `timestamps_granularity` of the ElevenLabs API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Granularity {
@@ -133,6 +234,16 @@ fn parse_request(form: &ReceivedForm, state: &AppState) -> Result<ElevenLabsRequ
             ));
         }
     };
+    refuse_unsupported(form)?;
+    // Accepted, checked, and without effect: Whisper tags no audio events, writes few fillers
+    // anyway, decodes the same at temperature 0 whatever the seed, has no speaker library,
+    // detects one language per recording, and decides its number style itself. The diarizer's
+    // clustering threshold is its own.
+    for field in ["tag_audio_events", "no_verbatim", "use_speaker_library"] {
+        boolean(form, field)?;
+    }
+    number::<u32>(form, "seed", 0..=2_147_483_647)?;
+    number::<f64>(form, "diarization_threshold", 0.0..=1.0)?;
     let multi_channel = boolean(form, "use_multi_channel")?;
     if multi_channel && boolean(form, "diarize")? {
         return Err(invalid(
@@ -190,6 +301,8 @@ fn parse_request(form: &ReceivedForm, state: &AppState) -> Result<ElevenLabsRequ
             SpeakerDetection::None
         },
         max_speakers: num_speakers,
+        // ElevenLabs allows up to 2; Whisper's schedule stops at 1.
+        temperature: number::<f32>(form, "temperature", 0.0..=2.0)?.map(|t| t.min(1.0)),
         vocabulary: upload::list_field(&form.fields, "keyterms")?,
         display_name: form.file_name.clone(),
         webhook_style: if webhook {

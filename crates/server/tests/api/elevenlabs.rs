@@ -35,6 +35,20 @@ async fn convert_get_and_delete_in_elevenlabs_shapes(deployment: Deployment) {
                 r#"[{"format": "srt"}, {"format": "segmented_json"}, {"format": "html"}, {"format": "docx"}, {"format": "pdf"}]"#,
             ),
             ("some_future_field", "ignored"),
+            // What the SDK sends for fields the caller left out, and fields that only tune.
+            ("webhook_metadata", "null"),
+            ("entity_detection", "null"),
+            ("entity_redaction", "null"),
+            ("entity_redaction_mode", "redacted"),
+            ("no_verbatim", "true"),
+            ("use_speaker_library", "false"),
+            ("detect_speaker_roles", "false"),
+            ("seed", "7"),
+            ("temperature", "0"),
+            ("numbers_format", "digits"),
+            ("secondary_language_codes", "fr"),
+            ("file_format", "other"),
+            ("multichannel_output_style", "separate"),
         ],
     )
     .await;
@@ -153,7 +167,24 @@ async fn invalid_fields_get_the_validation_list(deployment: Deployment) {
             ],
             "additional_formats",
         ),
-    ] {
+    ]
+    .into_iter()
+    .chain(
+        [
+            ("entity_detection", r#"["pii"]"#),
+            ("entity_redaction", r#""all""#),
+            ("transcript_edit", "fix the names"),
+            ("detect_speaker_roles", "true"),
+            ("file_format", "pcm_s16le_16"),
+            ("multichannel_output_style", "combined"),
+            ("temperature", "2.5"),
+            ("seed", "-1"),
+            ("diarization_threshold", "high"),
+            ("numbers_format", "roman"),
+            ("no_verbatim", "perhaps"),
+        ]
+        .map(|(field, value)| (vec![("model_id", "scribe_v1"), (field, value)], field)),
+    ) {
         let response = convert(&app, &fields).await;
         assert_eq!(response.status(), 422, "{fields:?}");
         let body: Value = response.json().await.expect("json");
