@@ -5,8 +5,10 @@
 //! (audio validation, storage, the job) is the upload path unchanged, and a failure leaves no job.
 //! Calling a URL a client chose is what an SSRF attack needs, so every hop goes through the
 //! webhook guard ([`crate::targets::check`]): redirects are followed here, one at a time, each
-//! target checked before it is called. The size limit is counted on the bytes received (a
-//! `Content-Length` over it only refuses early), and one deadline covers the whole download.
+//! target checked before it is called, and the client's resolver refuses private addresses
+//! again when it connects ([`crate::targets::PublicOnlyResolver`], against DNS rebinding).
+//! The size limit is counted on the bytes received (a `Content-Length` over it only refuses
+//! early), and one deadline covers the whole download.
 //! Error messages name the host, never the whole URL: presigned URLs carry credentials.
 
 use std::path::Path;
@@ -67,14 +69,24 @@ fn host_of(url: &Url) -> String {
     url.host_str().unwrap_or_default().to_owned()
 }
 
-/// The innermost cause of a transport error ("Connection refused"): reqwest's own message
-/// repeats the URL.
-fn root_cause(error: &reqwest::Error) -> String {
+/// A transport error as a [`FetchError`]: the guard's refusal when the resolver refused the
+/// name, else unreachable with the innermost cause ("Connection refused"), since reqwest's own
+/// message repeats the URL.
+fn transport_error(url: &Url, error: &reqwest::Error) -> FetchError {
     let mut cause: &dyn std::error::Error = error;
-    while let Some(source) = cause.source() {
-        cause = source;
+    loop {
+        if let Some(refused) = cause.downcast_ref::<TargetError>() {
+            return FetchError::Refused(refused.clone());
+        }
+        match cause.source() {
+            Some(source) => cause = source,
+            None => break,
+        }
     }
-    cause.to_string()
+    FetchError::Unreachable {
+        host: host_of(url),
+        reason: cause.to_string(),
+    }
 }
 
 impl AudioUrlFetcher {
@@ -84,11 +96,14 @@ impl AudioUrlFetcher {
     /// # Errors
     /// When the HTTP client cannot be built (TLS set-up).
     pub fn new(timeout: Duration, allow_private_targets: bool) -> reqwest::Result<Self> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("dalston/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .user_agent(concat!("dalston/", env!("CARGO_PKG_VERSION")));
+        if !allow_private_targets {
+            builder = builder.dns_resolver(targets::PublicOnlyResolver);
+        }
+        let client = builder.build()?;
         Ok(Self {
             client,
             timeout,
@@ -115,12 +130,12 @@ impl AudioUrlFetcher {
     async fn follow(&self, mut url: Url, path: &Path, limit: u64) -> Result<u64, FetchError> {
         for _ in 0..=MAX_REDIRECTS {
             targets::check(url.as_str(), self.allow_private_targets).await?;
-            let response = self.client.get(url.clone()).send().await.map_err(|error| {
-                FetchError::Unreachable {
-                    host: host_of(&url),
-                    reason: root_cause(&error),
-                }
-            })?;
+            let response = self
+                .client
+                .get(url.clone())
+                .send()
+                .await
+                .map_err(|error| transport_error(&url, &error))?;
             let status = response.status();
             if status.is_redirection()
                 && let Some(location) = response.headers().get(reqwest::header::LOCATION)
@@ -152,7 +167,7 @@ async fn save(mut response: reqwest::Response, path: &Path, limit: u64) -> Resul
     {
         return Err(FetchError::TooLarge { limit });
     }
-    let host = response.url().host_str().unwrap_or_default().to_owned();
+    let url = response.url().clone();
     let mut file = tokio::fs::File::create(path)
         .await
         .map_err(FetchError::Io)?;
@@ -160,10 +175,7 @@ async fn save(mut response: reqwest::Response, path: &Path, limit: u64) -> Resul
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|error| FetchError::Unreachable {
-            host: host.clone(),
-            reason: root_cause(&error),
-        })?
+        .map_err(|error| transport_error(&url, &error))?
     {
         size += chunk.len() as u64;
         if size > limit {
