@@ -125,6 +125,9 @@ pub struct ReceivedForm {
     /// The audio is at this URL, fetched by [`prepare_job`] once the caller has checked the
     /// other fields (no download for a request refused anyway).
     audio_url: Option<String>,
+    /// The audio is headerless 16-bit little-endian mono PCM at this rate (ElevenLabs'
+    /// `file_format=pcm_s16le_16`), given a WAV header by [`prepare_job`].
+    pub raw_pcm_rate_hz: Option<u32>,
 }
 
 impl std::fmt::Debug for ReceivedForm {
@@ -218,6 +221,7 @@ pub async fn receive_form(
         size_bytes,
         file_name,
         audio_url,
+        raw_pcm_rate_hz: None,
     })
 }
 
@@ -250,12 +254,55 @@ pub async fn prepare_job(
             .download(url, form.file.path(), state.limits.max_upload_bytes)
             .await?;
     }
+    if let Some(rate) = form.raw_pcm_rate_hz {
+        form.file = wav_from_raw_pcm(state, &form.file, form.size_bytes, rate).await?;
+    }
     let audio = AudioFile {
         path: form.file.path(),
         name: form.file_name.clone(),
         size_bytes: form.size_bytes,
     };
     prepare_job_from_file(state, principal.key_id.clone(), audio, parameters).await
+}
+
+/// The raw 16-bit PCM in `raw` as a new WAV scratch file: the header, then the bytes as they are
+/// (streamed, never in memory).
+async fn wav_from_raw_pcm(
+    state: &AppState,
+    raw: &ScratchFile,
+    size_bytes: u64,
+    rate_hz: u32,
+) -> ApiResult<ScratchFile> {
+    if !size_bytes.is_multiple_of(2) {
+        return Err(ApiError::InvalidAudio {
+            reason: "corrupt_audio",
+            message: format!("raw 16-bit PCM has an even number of bytes; this has {size_bytes}"),
+        });
+    }
+    let samples = usize::try_from(size_bytes / 2)
+        .ok()
+        .filter(|samples| *samples <= (u32::MAX as usize - 44) / 2)
+        .ok_or_else(|| {
+            ApiError::PayloadTooLarge("raw PCM over 4 GiB does not fit a WAV file".into())
+        })?;
+    let wav = ScratchFile::create(state, "pcm")
+        .await
+        .map_err(ApiError::internal)?;
+    let mut output = tokio::fs::File::create(wav.path())
+        .await
+        .map_err(ApiError::internal)?;
+    output
+        .write_all(&dalston_audio::wav_pcm16_header(samples, rate_hz))
+        .await
+        .map_err(ApiError::internal)?;
+    let mut input = tokio::fs::File::open(raw.path())
+        .await
+        .map_err(ApiError::internal)?;
+    tokio::io::copy(&mut input, &mut output)
+        .await
+        .map_err(ApiError::internal)?;
+    output.flush().await.map_err(ApiError::internal)?;
+    Ok(wav)
 }
 
 /// An audio file on this machine to make a job from.

@@ -101,7 +101,8 @@ fn json_field_given(form: &ReceivedForm, field: &str) -> bool {
 
 /// Refuses the fields asking for output this server cannot produce, where answering without it
 /// would mislead: an unredacted transcript for a redaction request, `speaker_N` where
-/// `agent`/`customer` were asked for, no `edited_transcript`. Fields that only tune or hint
+/// `agent`/`customer` were asked for, no `edited_transcript`, one transcript per channel where
+/// a combined one was asked for. Fields that only tune or hint
 /// (`tag_audio_events`, `no_verbatim`, `seed`, …) are accepted and have no effect; see
 /// [`parse_request`].
 fn refuse_unsupported(form: &ReceivedForm) -> Result<(), ApiError> {
@@ -131,21 +132,6 @@ fn refuse_unsupported(form: &ReceivedForm) -> Result<(), ApiError> {
             "speaker roles (agent/customer) are not available on this server; diarize gives speaker_0, speaker_1, …",
         ));
     }
-    match form.field("file_format") {
-        None | Some("other") => {}
-        Some("pcm_s16le_16") => {
-            return Err(invalid(
-                "file_format",
-                "raw PCM is not accepted yet; send the audio in a container (WAV, FLAC, MP3, …) with file_format=other",
-            ));
-        }
-        Some(other) => {
-            return Err(invalid(
-                "file_format",
-                format!("expected pcm_s16le_16 or other, got {other:?}"),
-            ));
-        }
-    }
     match form.field("multichannel_output_style") {
         None | Some("separate") => {}
         Some("combined") => {
@@ -166,6 +152,19 @@ fn refuse_unsupported(form: &ReceivedForm) -> Result<(), ApiError> {
         Some(other) => Err(invalid(
             "numbers_format",
             format!("expected digits or words, got {other:?}"),
+        )),
+    }
+}
+
+/// `file_format`: `pcm_s16le_16` is headerless 16-bit little-endian mono PCM at 16 kHz (the
+/// rate returned); `other` (the default) is any container the decoders read.
+fn raw_pcm_rate(form: &ReceivedForm) -> Result<Option<u32>, ApiError> {
+    match form.field("file_format") {
+        None | Some("other") => Ok(None),
+        Some("pcm_s16le_16") => Ok(Some(16_000)),
+        Some(other) => Err(invalid(
+            "file_format",
+            format!("expected pcm_s16le_16 or other, got {other:?}"),
         )),
     }
 }
@@ -567,8 +566,9 @@ pub async fn convert(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Json<Value>, ElevenLabsError> {
     let multipart = multipart.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let form = upload::receive_form(&state, multipart, URL_FIELDS).await?;
+    let mut form = upload::receive_form(&state, multipart, URL_FIELDS).await?;
     let request = parse_request(&form, &state)?;
+    form.raw_pcm_rate_hz = raw_pcm_rate(&form)?;
     let uploaded = upload::prepare_job(&state, &principal, form, request.parameters).await?;
     upload::submit_job(&state, &uploaded).await?;
     if request.webhook {
