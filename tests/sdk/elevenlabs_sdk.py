@@ -3,8 +3,12 @@
 Usage: python elevenlabs_sdk.py BASE_URL API_KEY AUDIO_FILE
 Exits non-zero with a message on the first mismatch.
 """
+import functools
+import http.server
 import json
+import os
 import sys
+import threading
 
 from elevenlabs import ElevenLabs
 from elevenlabs.core.api_error import ApiError
@@ -52,6 +56,25 @@ check(segmented["language_code"] == "eng", f"segmented_json language: {segmented
 check(len(segmented["segments"]) >= 3 and all(len(s["text"]) <= 40 for s in segmented["segments"]),
       f"segmented_json segments: {[s['text'] for s in segmented['segments']]}")
 check(all(s["speaker_id"] == "speaker_0" for s in segmented["segments"]), "segmented_json speakers")
+
+# The audio by URL instead of uploaded: a file server on loopback (which the test server allows).
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=os.path.dirname(os.path.abspath(audio)))
+files = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+threading.Thread(target=files.serve_forever, daemon=True).start()
+by_url = client.speech_to_text.convert(
+    model_id="scribe_v1",
+    source_url=f"http://127.0.0.1:{files.server_address[1]}/{os.path.basename(audio)}",
+    # Accepted without effect (see the README): they must not be refused.
+    tag_audio_events=True,
+    no_verbatim=True,
+    seed=42,
+    temperature=0.0,
+    numbers_format="digits",
+)
+files.shutdown()
+check("ask not what your country can do for you" in by_url.text.lower().replace(",", ""),
+      f"text from source_url: {by_url.text!r}")
+check([w for w in by_url.words if w.type == "word"], "words from source_url")
 
 fetched = client.speech_to_text.transcripts.get(result.transcription_id)
 check(fetched.text == result.text, "transcripts.get")

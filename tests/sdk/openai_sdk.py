@@ -30,6 +30,19 @@ check(verbose.language == "english", f"verbose language: {verbose.language!r}")
 check(verbose.segments and verbose.segments[0].end > 0, "verbose segments")
 
 with open(audio, "rb") as f:
+    with_logprobs = client.audio.transcriptions.create(model="gpt-4o-transcribe", file=f, include=["logprobs"])
+spelled = "".join(p.token for p in with_logprobs.logprobs or [])
+check("ask not what your country can do for you" in spelled.lower().replace(",", ""), f"logprobs tokens: {spelled!r}")
+check(all(p.logprob <= 0 and p.bytes == list(p.token.encode()) for p in with_logprobs.logprobs), "logprob entries")
+
+try:
+    with open(audio, "rb") as f:
+        client.audio.transcriptions.create(model="whisper-1", file=f, timestamp_granularities=["word"])
+    check(False, "timestamp_granularities without verbose_json was accepted")
+except openai.BadRequestError as error:
+    check(error.param == "timestamp_granularities", f"param: {error.param!r}")
+
+with open(audio, "rb") as f:
     srt = client.audio.transcriptions.create(model="whisper-1", file=f, response_format="srt")
 check(isinstance(srt, str) and srt.startswith("1\n"), f"srt: {srt!r}")
 

@@ -32,7 +32,7 @@ pub use options::{DecodeOptions, FfmpegPolicy};
 pub use resample::{StreamResampler, resample_mono};
 pub use silence::{SILENCE_PEAK_THRESHOLD, is_silent};
 pub use sink::{SampleCounter, SampleSink};
-pub use wav::{WavReader, WavWriter, decode_wav_pcm16, encode_wav_pcm16};
+pub use wav::{WavReader, WavWriter, decode_wav_pcm16, encode_wav_pcm16, wav_pcm16_header};
 
 /// Sample rate every model in Dalston consumes.
 pub const TARGET_SAMPLE_RATE_HZ: u32 = 16_000;

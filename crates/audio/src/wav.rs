@@ -23,7 +23,7 @@ const PCM16_FULL_SCALE: f32 = 32_768.0;
 pub fn encode_wav_pcm16(samples: &[f32], sample_rate_hz: u32) -> Vec<u8> {
     let samples = &samples[..samples.len().min(MAX_SAMPLES)];
     let mut bytes = Vec::with_capacity(CANONICAL_HEADER_LEN + samples.len() * 2);
-    bytes.extend_from_slice(&canonical_header(samples.len(), sample_rate_hz));
+    bytes.extend_from_slice(&wav_pcm16_header(samples.len(), sample_rate_hz));
     for &sample in samples {
         bytes.extend_from_slice(&sample_to_pcm16(sample).to_le_bytes());
     }
@@ -33,8 +33,9 @@ pub fn encode_wav_pcm16(samples: &[f32], sample_rate_hz: u32) -> Vec<u8> {
 /// RIFF sizes are 32-bit: a clip past 4 GiB (37 hours at 16 kHz) is cut to what fits.
 const MAX_SAMPLES: usize = (u32::MAX as usize - CANONICAL_HEADER_LEN) / 2;
 
-/// The 44-byte header of a mono 16-bit PCM WAV file holding `samples` samples.
-fn canonical_header(samples: usize, sample_rate_hz: u32) -> [u8; CANONICAL_HEADER_LEN] {
+/// The 44-byte header of a mono 16-bit PCM WAV file holding `samples` samples (also what makes
+/// raw 16-bit PCM a WAV file: this header, then the samples).
+pub fn wav_pcm16_header(samples: usize, sample_rate_hz: u32) -> [u8; CANONICAL_HEADER_LEN] {
     const CHANNELS: u16 = 1;
     const BYTES_PER_SAMPLE: u16 = 2;
     let data_len = (samples.min(MAX_SAMPLES) * 2) as u32;
@@ -80,7 +81,7 @@ impl WavWriter {
     /// [`AudioError::Io`] when the file cannot be written.
     pub fn create(path: &Path, sample_rate_hz: u32) -> Result<Self, AudioError> {
         let mut file = BufWriter::new(File::create(path).map_err(AudioError::Io)?);
-        file.write_all(&canonical_header(0, sample_rate_hz))
+        file.write_all(&wav_pcm16_header(0, sample_rate_hz))
             .map_err(AudioError::Io)?;
         Ok(Self {
             file,
@@ -135,7 +136,7 @@ impl WavWriter {
         self.file.flush().map_err(AudioError::Io)?;
         let file = self.file.get_mut();
         file.seek(SeekFrom::Start(0)).map_err(AudioError::Io)?;
-        file.write_all(&canonical_header(self.samples, self.sample_rate_hz))
+        file.write_all(&wav_pcm16_header(self.samples, self.sample_rate_hz))
             .map_err(AudioError::Io)?;
         file.sync_all().map_err(AudioError::Io)
     }

@@ -49,6 +49,14 @@ pub struct Word {
     pub speaker: Option<String>,
 }
 
+impl Word {
+    /// The natural log of the word's probability, as ElevenLabs and OpenAI report it (≤ 0;
+    /// a probability of 0 counts as 1e-6, so the log stays finite).
+    pub fn logprob(&self) -> Option<f64> {
+        self.confidence.map(|p| f64::from(p.max(1e-6)).ln())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Speaker {
     /// `SPEAKER_00`, …

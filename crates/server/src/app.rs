@@ -315,6 +315,10 @@ impl Application {
                 limits: config.limits.clone(),
                 auth_disabled,
                 allow_private_targets: config.webhooks.allow_private_targets,
+                audio_urls: crate::audio_url::AudioUrlFetcher::new(
+                    Duration::from_secs(config.limits.audio_url_timeout_secs),
+                    config.webhooks.allow_private_targets,
+                )?,
                 scratch_dir: config.data_dir.join("scratch"),
                 started_at: std::time::Instant::now(),
             });

@@ -137,6 +137,10 @@ pub struct LimitsConfig {
     pub sync_wait_secs: u64,
     /// Jobs a key may have pending or running at once (429 above).
     pub max_active_jobs_per_key: u32,
+    /// How long fetching a job's audio from its URL (`audio_url`, ElevenLabs'
+    /// `cloud_storage_url`/`source_url`) may take, redirects and body included, in seconds.
+    /// The size cap is `max_upload_bytes`.
+    pub audio_url_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,6 +234,7 @@ impl Default for LimitsConfig {
             max_openai_upload_bytes: 25 * 1024 * 1024,
             sync_wait_secs: 600,
             max_active_jobs_per_key: 100,
+            audio_url_timeout_secs: 300,
         }
     }
 }
@@ -389,9 +394,13 @@ impl Config {
                 self.server.host
             ));
         }
-        if self.limits.max_upload_bytes == 0 || self.limits.max_audio_duration_secs <= 0.0 {
+        if self.limits.max_upload_bytes == 0
+            || self.limits.max_audio_duration_secs <= 0.0
+            || self.limits.audio_url_timeout_secs == 0
+        {
             return invalid(
-                "limits.max_upload_bytes and limits.max_audio_duration_secs must be positive"
+                "limits.max_upload_bytes, limits.max_audio_duration_secs and \
+                 limits.audio_url_timeout_secs must be positive"
                     .into(),
             );
         }

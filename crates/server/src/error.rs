@@ -15,6 +15,7 @@ pub enum ErrorCode {
     Validation,
     InvalidAudio,
     TargetNotAllowed,
+    AudioUrlFailed,
     Unauthorized,
     Forbidden,
     NotFound,
@@ -26,11 +27,12 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::BadRequest,
         ErrorCode::Validation,
         ErrorCode::InvalidAudio,
         ErrorCode::TargetNotAllowed,
+        ErrorCode::AudioUrlFailed,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
@@ -47,6 +49,7 @@ impl ErrorCode {
             ErrorCode::Validation => "validation_error",
             ErrorCode::InvalidAudio => "invalid_audio",
             ErrorCode::TargetNotAllowed => "target_not_allowed",
+            ErrorCode::AudioUrlFailed => "audio_url_failed",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
@@ -60,9 +63,10 @@ impl ErrorCode {
 
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorCode::BadRequest | ErrorCode::InvalidAudio | ErrorCode::TargetNotAllowed => {
-                StatusCode::BAD_REQUEST
-            }
+            ErrorCode::BadRequest
+            | ErrorCode::InvalidAudio
+            | ErrorCode::TargetNotAllowed
+            | ErrorCode::AudioUrlFailed => StatusCode::BAD_REQUEST,
             ErrorCode::Validation => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
@@ -92,6 +96,10 @@ pub enum ApiError {
     /// An outbound URL (a webhook target) the SSRF guard refuses.
     #[error(transparent)]
     TargetNotAllowed(#[from] crate::targets::TargetError),
+    /// The audio URL of a job could not be fetched (unreachable, non-2xx, timed out, redirect
+    /// loop); the detail's `reason` says which.
+    #[error(transparent)]
+    AudioUrl(crate::audio_url::FetchError),
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -118,6 +126,7 @@ impl ApiError {
             ApiError::Validation { .. } => ErrorCode::Validation,
             ApiError::InvalidAudio { .. } => ErrorCode::InvalidAudio,
             ApiError::TargetNotAllowed(_) => ErrorCode::TargetNotAllowed,
+            ApiError::AudioUrl(_) => ErrorCode::AudioUrlFailed,
             ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
             ApiError::NotFound(_) => ErrorCode::NotFound,
@@ -131,6 +140,20 @@ impl ApiError {
 
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
         ApiError::Internal(error.into())
+    }
+}
+
+/// A failed download is the client's URL at fault, except a local write failure; an oversize
+/// body is the same 413 as an oversize upload, a refused target the same error as for webhooks.
+impl From<crate::audio_url::FetchError> for ApiError {
+    fn from(error: crate::audio_url::FetchError) -> Self {
+        use crate::audio_url::FetchError;
+        match error {
+            FetchError::Io(error) => ApiError::internal(error),
+            FetchError::Refused(target) => ApiError::TargetNotAllowed(target),
+            error @ FetchError::TooLarge { .. } => ApiError::PayloadTooLarge(error.to_string()),
+            other => ApiError::AudioUrl(other),
+        }
     }
 }
 
@@ -157,8 +180,14 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let mut detail = serde_json::json!({ "status": code.name(), "message": message });
-        if let ApiError::InvalidAudio { reason, .. } = &self {
-            detail["reason"] = serde_json::Value::from(*reason);
+        match &self {
+            ApiError::InvalidAudio { reason, .. } => {
+                detail["reason"] = serde_json::Value::from(*reason);
+            }
+            ApiError::AudioUrl(error) => {
+                detail["reason"] = serde_json::Value::from(error.reason());
+            }
+            _ => {}
         }
         let mut response =
             (code.status(), Json(serde_json::json!({ "detail": detail }))).into_response();

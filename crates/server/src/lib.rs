@@ -6,6 +6,7 @@
 //! orchestrator or the blob store. Everything long-running happens in engines, off the request.
 
 pub mod app;
+pub mod audio_url;
 pub mod auth;
 pub mod backends;
 pub mod config;

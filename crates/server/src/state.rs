@@ -40,6 +40,8 @@ pub struct AppState {
     pub auth_disabled: bool,
     /// Webhook targets on private or local addresses are allowed (`webhooks.allow_private_targets`).
     pub allow_private_targets: bool,
+    /// Fetches the audio of jobs submitted by URL.
+    pub audio_urls: crate::audio_url::AudioUrlFetcher,
     /// Scratch space for uploads being validated.
     pub scratch_dir: PathBuf,
     pub started_at: std::time::Instant,

@@ -1,4 +1,4 @@
-//! The SSRF guard: which outbound URLs (webhook targets) the server may call.
+//! The SSRF guard: which outbound URLs (webhook targets, audio URLs) the server may call.
 //!
 //! A URL whose host is, or resolves to, a private, loopback, link-local, unspecified or otherwise
 //! non-public address is refused unless the configuration allows private targets. The check runs
@@ -8,7 +8,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Why a target URL is refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum TargetError {
     #[error("{0} is not an http:// or https:// URL with a host")]
     NotHttp(String),
@@ -125,6 +125,32 @@ pub async fn check(url: &str, allow_private: bool) -> Result<(), TargetError> {
     }
 }
 
+/// A DNS resolver for outbound clients that resolves as the system does and refuses a name any
+/// of whose addresses is non-public. [`check`] runs before a request; this runs when the client
+/// connects, so a name re-pointed at a private address in between (DNS rebinding) is still not
+/// called. Addresses written in the URL are not resolved, and [`check`] covers those.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addresses: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if let Some(address) = addresses
+                .iter()
+                .map(std::net::SocketAddr::ip)
+                .find(|&address| is_non_public(address))
+            {
+                return Err(Box::new(TargetError::Private { host, address }) as _);
+            }
+            let addresses: reqwest::dns::Addrs = Box::new(addresses.into_iter());
+            Ok(addresses)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,5 +227,38 @@ mod tests {
             check("ftp://example.com", true).await,
             Err(TargetError::NotHttp(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn the_resolver_refuses_names_of_local_addresses_at_connect_time() {
+        use reqwest::dns::Resolve as _;
+        let name = "localhost".parse().expect("a name");
+        let refused = PublicOnlyResolver.resolve(name).await.err();
+        assert!(
+            refused
+                .as_deref()
+                .and_then(|error| error.downcast_ref::<TargetError>())
+                .is_some_and(|error| matches!(error, TargetError::Private { .. })),
+            "{refused:?}"
+        );
+        // A client using it cannot reach a local server by name, whatever a check said before.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let client = reqwest::Client::builder()
+            .dns_resolver(PublicOnlyResolver)
+            .build()
+            .expect("client");
+        let sent = client.get(format!("http://localhost:{port}/")).send().await;
+        let error = sent.expect_err("a refused name is not connected to");
+        // The refusal is in the error's chain, where the URL fetcher finds it.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+        let mut found = false;
+        while let Some(current) = cause {
+            found |= current.downcast_ref::<TargetError>().is_some();
+            cause = current.source();
+        }
+        assert!(found, "{error:?}");
     }
 }

@@ -114,18 +114,27 @@ async fn save_file_field(
     Ok(size)
 }
 
-/// A multipart form as received: its text fields and the uploaded file, saved to scratch space.
+/// A multipart form as received: its text fields and the uploaded file, saved to scratch space,
+/// or the URL to fetch the audio from into that same scratch file.
 pub struct ReceivedForm {
     pub fields: BTreeMap<String, Vec<String>>,
     file: ScratchFile,
+    /// The upload's size; 0 until a URL's audio is fetched.
     pub size_bytes: u64,
     pub file_name: Option<String>,
+    /// The audio is at this URL, fetched by [`prepare_job`] once the caller has checked the
+    /// other fields (no download for a request refused anyway).
+    audio_url: Option<String>,
+    /// The audio is headerless 16-bit little-endian mono PCM at this rate (ElevenLabs'
+    /// `file_format=pcm_s16le_16`), given a WAV header by [`prepare_job`].
+    pub raw_pcm_rate_hz: Option<u32>,
 }
 
 impl std::fmt::Debug for ReceivedForm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReceivedForm")
             .field("size_bytes", &self.size_bytes)
+            .field("from_url", &self.audio_url.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -138,10 +147,17 @@ impl ReceivedForm {
 }
 
 /// Reads the whole form: text fields into memory (bounded), the `file` field to a scratch file.
+/// `url_fields` name the fields that may give the audio's URL instead (the API's own names);
+/// exactly one of `file` and those must be sent.
 ///
 /// # Errors
-/// 400 for a malformed form or a missing file, 413 over the size limit.
-pub async fn receive_form(state: &AppState, mut multipart: Multipart) -> ApiResult<ReceivedForm> {
+/// 400 for a malformed form or no audio, 422 for both a file and a URL (or two URLs), 413 over
+/// the size limit.
+pub async fn receive_form(
+    state: &AppState,
+    mut multipart: Multipart,
+    url_fields: &[&str],
+) -> ApiResult<ReceivedForm> {
     let file = ScratchFile::create(state, "upload")
         .await
         .map_err(ApiError::internal)?;
@@ -165,41 +181,128 @@ pub async fn receive_form(state: &AppState, mut multipart: Multipart) -> ApiResu
             fields.entry(name).or_default().push(value);
         }
     }
-    if fields.contains_key("audio_url") {
-        return Err(ApiError::BadRequest(
-            "`audio_url` is not supported yet; upload the file in the `file` field".into(),
-        ));
-    }
-    let Some((size_bytes, file_name)) = upload else {
-        return Err(ApiError::BadRequest(
-            "the form has no `file` field with the audio to transcribe".into(),
-        ));
+    let urls: Vec<(&str, &str)> = url_fields
+        .iter()
+        .filter_map(|name| single(&fields, name).map(|url| (*name, url)))
+        .collect();
+    let sources = || {
+        std::iter::once("file")
+            .chain(url_fields.iter().copied())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let audio_url = match (&upload, urls.as_slice()) {
+        (Some(_), []) => None,
+        (None, [(_, url)]) => Some((*url).to_owned()),
+        (None, []) => {
+            return Err(ApiError::BadRequest(format!(
+                "the form has no audio: send it in the `file` field{}",
+                if url_fields.is_empty() {
+                    String::new()
+                } else {
+                    format!(" or give its URL in {}", url_fields.join(" or "))
+                }
+            )));
+        }
+        (_, [.., (field, _)]) => {
+            return Err(ApiError::Validation {
+                field: (*field).to_owned(),
+                message: format!("send exactly one of {}", sources()),
+            });
+        }
+    };
+    let (size_bytes, file_name) = match (upload, &audio_url) {
+        (Some(upload), _) => upload,
+        (None, url) => (0, url.as_deref().and_then(url_file_name)),
     };
     Ok(ReceivedForm {
         fields,
         file,
         size_bytes,
         file_name,
+        audio_url,
+        raw_pcm_rate_hz: None,
     })
 }
 
-/// Validates a received form's audio, stores it, and returns the job to insert. `parameters`
-/// come from the caller, which knows which API's field names the form uses.
+/// The last path segment of a URL, as the name of a job made from it (`talk.mp3` for
+/// `https://host/files/talk.mp3?signature=…`).
+fn url_file_name(url: &str) -> Option<String> {
+    reqwest::Url::parse(url)
+        .ok()?
+        .path_segments()?
+        .rfind(|segment| !segment.is_empty())
+        .map(str::to_owned)
+}
+
+/// Fetches a received form's audio if it was given by URL, validates it, stores it, and returns
+/// the job to insert. `parameters` come from the caller, which knows which API's field names
+/// the form uses.
 ///
 /// # Errors
-/// 400 for unusable audio; storage failures.
+/// 400 for unusable audio or a URL that could not be fetched, 413 for a URL's audio over the
+/// upload limit; storage failures.
 pub async fn prepare_job(
     state: &AppState,
     principal: &Principal,
-    form: ReceivedForm,
+    mut form: ReceivedForm,
     parameters: JobParameters,
 ) -> ApiResult<UploadedJob> {
+    if let Some(url) = &form.audio_url {
+        form.size_bytes = state
+            .audio_urls
+            .download(url, form.file.path(), state.limits.max_upload_bytes)
+            .await?;
+    }
+    if let Some(rate) = form.raw_pcm_rate_hz {
+        form.file = wav_from_raw_pcm(state, &form.file, form.size_bytes, rate).await?;
+    }
     let audio = AudioFile {
         path: form.file.path(),
         name: form.file_name.clone(),
         size_bytes: form.size_bytes,
     };
     prepare_job_from_file(state, principal.key_id.clone(), audio, parameters).await
+}
+
+/// The raw 16-bit PCM in `raw` as a new WAV scratch file: the header, then the bytes as they are
+/// (streamed, never in memory).
+async fn wav_from_raw_pcm(
+    state: &AppState,
+    raw: &ScratchFile,
+    size_bytes: u64,
+    rate_hz: u32,
+) -> ApiResult<ScratchFile> {
+    if !size_bytes.is_multiple_of(2) {
+        return Err(ApiError::InvalidAudio {
+            reason: "corrupt_audio",
+            message: format!("raw 16-bit PCM has an even number of bytes; this has {size_bytes}"),
+        });
+    }
+    let samples = usize::try_from(size_bytes / 2)
+        .ok()
+        .filter(|samples| *samples <= (u32::MAX as usize - 44) / 2)
+        .ok_or_else(|| {
+            ApiError::PayloadTooLarge("raw PCM over 4 GiB does not fit a WAV file".into())
+        })?;
+    let wav = ScratchFile::create(state, "pcm")
+        .await
+        .map_err(ApiError::internal)?;
+    let mut output = tokio::fs::File::create(wav.path())
+        .await
+        .map_err(ApiError::internal)?;
+    output
+        .write_all(&dalston_audio::wav_pcm16_header(samples, rate_hz))
+        .await
+        .map_err(ApiError::internal)?;
+    let mut input = tokio::fs::File::open(raw.path())
+        .await
+        .map_err(ApiError::internal)?;
+    tokio::io::copy(&mut input, &mut output)
+        .await
+        .map_err(ApiError::internal)?;
+    output.flush().await.map_err(ApiError::internal)?;
+    Ok(wav)
 }
 
 /// An audio file on this machine to make a job from.
@@ -483,9 +586,12 @@ pub(crate) fn webhook_metadata(
             "webhook_metadata must be at most 16 KiB".into(),
         ));
     }
-    Ok(Some(serde_json::from_str(raw).unwrap_or_else(|_| {
-        serde_json::Value::String(raw.to_owned())
-    })))
+    // The ElevenLabs SDK sends `null` when the caller gave none.
+    match serde_json::from_str(raw) {
+        Ok(serde_json::Value::Null) => Ok(None),
+        Ok(value) => Ok(Some(value)),
+        Err(_) => Ok(Some(serde_json::Value::String(raw.to_owned()))),
+    }
 }
 
 #[cfg(test)]

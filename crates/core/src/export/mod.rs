@@ -1,4 +1,5 @@
-//! Exports of the canonical transcript (SRT, VTT, TXT, JSON, HTML): pure functions.
+//! Exports of the canonical transcript (SRT, VTT, TXT, JSON, HTML, DOCX, PDF, ElevenLabs'
+//! segmented JSON): pure functions.
 //!
 //! Every export is a function of the stored [`Transcript`] and the caller's [`ExportOptions`], so
 //! the gateway, the CLI and the realtime session export all render the same bytes. Subtitle
@@ -7,6 +8,7 @@
 
 mod cue;
 mod docx;
+mod elevenlabs;
 mod format;
 mod html;
 mod json;
@@ -21,6 +23,10 @@ mod txt;
 mod vtt;
 
 pub use docx::render_docx;
+pub use elevenlabs::{
+    Character, SegmentedJsonOptions, WordEntry, WordKind, WordListOptions, render_segmented_json,
+    speaker_id as elevenlabs_speaker_id, word_list as elevenlabs_word_list,
+};
 pub use format::{ExportFormat, UnknownExportFormat};
 pub use html::render_html;
 pub use json::render_json;

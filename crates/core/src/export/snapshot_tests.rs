@@ -104,6 +104,51 @@ fn json() {
 }
 
 #[test]
+fn segmented_json() {
+    let render = |include_speakers, include_timestamps| {
+        let options = SegmentedJsonOptions {
+            include_speakers,
+            include_timestamps,
+        };
+        render_segmented_json(&fixture(), &options).unwrap_or_else(|error| panic!("{error}"))
+    };
+    insta::assert_snapshot!("segmented_json", render(true, true));
+    insta::assert_snapshot!("segmented_json_plain", render(false, false));
+}
+
+/// ElevenLabs' words: a spacing entry between words, so the entries' texts spell the segment,
+/// and with `characters` each word's span shared out over its characters.
+#[test]
+fn elevenlabs_words_are_spaced_and_split_into_characters() {
+    let transcript = fixture();
+    let segment = &transcript.segments[3];
+    let options = WordListOptions {
+        timestamps: true,
+        characters: true,
+        speakers: true,
+        channel: Some(1),
+    };
+    let entries = elevenlabs_word_list(&segment.words, &options);
+    assert_eq!(entries.len(), segment.words.len() * 2 - 1);
+    let rebuilt: String = entries.iter().map(|entry| entry.text.as_str()).collect();
+    assert_eq!(rebuilt, segment.text.trim());
+    for (index, entry) in entries.iter().enumerate() {
+        assert_eq!(entry.kind == WordKind::Spacing, index % 2 == 1, "{entry:?}");
+        assert_eq!(entry.speaker_id.as_deref(), Some("speaker_0"));
+        assert_eq!(entry.channel_index, Some(1));
+    }
+    assert_eq!(entries[1].start, Some(segment.words[0].end_secs));
+    assert_eq!(entries[1].end, Some(segment.words[1].start_secs));
+    let word = &entries[2];
+    let characters = word.characters.as_deref().unwrap_or_default();
+    assert_eq!(characters.len(), word.text.chars().count());
+    assert_eq!(characters[0].start, segment.words[1].start_secs);
+    let last = characters.last().map_or(0.0, |c| c.end);
+    assert!((last - segment.words[1].end_secs).abs() < 1e-9);
+    assert!((word.logprob - 0.9f64.ln()).abs() < 1e-6);
+}
+
+#[test]
 fn html() {
     insta::assert_snapshot!("html", render_html(&fixture(), &with_speakers()));
 }

@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use base64::Engine as _;
 use dalston_core::export::{
-    ExportFormat, ExportOptions, SegmentLimits, render, render_html, resegment,
+    ExportFormat, ExportOptions, SegmentLimits, SegmentedJsonOptions, WordEntry, WordListOptions,
+    elevenlabs_word_list, render, render_html, render_segmented_json, resegment,
 };
 use dalston_core::params::{SpeakerDetection, TimestampsGranularity};
 use dalston_core::per_channel;
@@ -64,6 +65,106 @@ fn boolean(form: &ReceivedForm, field: &str) -> Result<bool, ApiError> {
         Some(other) => Err(invalid(
             field,
             format!("expected true or false, got {other:?}"),
+        )),
+    }
+}
+
+/// A number field within `range`, or `None` when not sent.
+fn number<T>(
+    form: &ReceivedForm,
+    field: &str,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<Option<T>, ApiError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let Some(raw) = form.field(field) else {
+        return Ok(None);
+    };
+    match raw.parse::<T>() {
+        Ok(value) if range.contains(&value) => Ok(Some(value)),
+        _ => Err(invalid(
+            field,
+            format!(
+                "expected a number from {} to {}, got {raw:?}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+/// A JSON-encoded field the SDK sends as `null` when the caller gave none.
+fn json_field_given(form: &ReceivedForm, field: &str) -> bool {
+    form.field(field).is_some_and(|raw| raw != "null")
+}
+
+/// Refuses the fields asking for output this server cannot produce, where answering without it
+/// would mislead: an unredacted transcript for a redaction request, `speaker_N` where
+/// `agent`/`customer` were asked for, no `edited_transcript`, one transcript per channel where
+/// a combined one was asked for. Fields that only tune or hint
+/// (`tag_audio_events`, `no_verbatim`, `seed`, …) are accepted and have no effect; see
+/// [`parse_request`].
+fn refuse_unsupported(form: &ReceivedForm) -> Result<(), ApiError> {
+    for (field, why) in [
+        (
+            "entity_detection",
+            "entity detection is not available on this server; leave out entity_detection",
+        ),
+        (
+            "entity_redaction",
+            "entity redaction is not available on this server; leave out entity_redaction",
+        ),
+    ] {
+        if json_field_given(form, field) {
+            return Err(invalid(field, why));
+        }
+    }
+    if form.field("transcript_edit").is_some() {
+        return Err(invalid(
+            "transcript_edit",
+            "transcript editing is not available on this server; leave out transcript_edit",
+        ));
+    }
+    if boolean(form, "detect_speaker_roles")? {
+        return Err(invalid(
+            "detect_speaker_roles",
+            "speaker roles (agent/customer) are not available on this server; diarize gives speaker_0, speaker_1, …",
+        ));
+    }
+    match form.field("multichannel_output_style") {
+        None | Some("separate") => {}
+        Some("combined") => {
+            return Err(invalid(
+                "multichannel_output_style",
+                "the combined style is not available on this server; use separate (one transcript per channel)",
+            ));
+        }
+        Some(other) => {
+            return Err(invalid(
+                "multichannel_output_style",
+                format!("expected separate or combined, got {other:?}"),
+            ));
+        }
+    }
+    match form.field("numbers_format") {
+        None | Some("digits" | "words") => Ok(()),
+        Some(other) => Err(invalid(
+            "numbers_format",
+            format!("expected digits or words, got {other:?}"),
+        )),
+    }
+}
+
+/// `file_format`: `pcm_s16le_16` is headerless 16-bit little-endian mono PCM at 16 kHz (the
+/// rate returned); `other` (the default) is any container the decoders read.
+fn raw_pcm_rate(form: &ReceivedForm) -> Result<Option<u32>, ApiError> {
+    match form.field("file_format") {
+        None | Some("other") => Ok(None),
+        Some("pcm_s16le_16") => Ok(Some(16_000)),
+        Some(other) => Err(invalid(
+            "file_format",
+            format!("expected pcm_s16le_16 or other, got {other:?}"),
         )),
     }
 }
@@ -132,6 +233,16 @@ fn parse_request(form: &ReceivedForm, state: &AppState) -> Result<ElevenLabsRequ
             ));
         }
     };
+    refuse_unsupported(form)?;
+    // Accepted, checked, and without effect: Whisper tags no audio events, writes few fillers
+    // anyway, decodes the same at temperature 0 whatever the seed, has no speaker library,
+    // detects one language per recording, and decides its number style itself. The diarizer's
+    // clustering threshold is its own.
+    for field in ["tag_audio_events", "no_verbatim", "use_speaker_library"] {
+        boolean(form, field)?;
+    }
+    number::<u32>(form, "seed", 0..=2_147_483_647)?;
+    number::<f64>(form, "diarization_threshold", 0.0..=1.0)?;
     let multi_channel = boolean(form, "use_multi_channel")?;
     if multi_channel && boolean(form, "diarize")? {
         return Err(invalid(
@@ -142,12 +253,6 @@ fn parse_request(form: &ReceivedForm, state: &AppState) -> Result<ElevenLabsRequ
     let webhook = boolean(form, "webhook")?;
     if form.field("webhook_id").is_some() && !webhook {
         return Err(invalid("webhook_id", "only allowed with webhook=true"));
-    }
-    if form.field("cloud_storage_url").is_some() || form.field("source_url").is_some() {
-        return Err(invalid(
-            "source_url",
-            "URL ingestion is not available on this server yet; upload the file",
-        ));
     }
     let granularity = match form.field("timestamps_granularity").unwrap_or("word") {
         "none" => Granularity::None,
@@ -195,6 +300,8 @@ fn parse_request(form: &ReceivedForm, state: &AppState) -> Result<ElevenLabsRequ
             SpeakerDetection::None
         },
         max_speakers: num_speakers,
+        // ElevenLabs allows up to 2; Whisper's schedule stops at 1.
+        temperature: number::<f32>(form, "temperature", 0.0..=2.0)?.map(|t| t.min(1.0)),
         vocabulary: upload::list_field(&form.fields, "keyterms")?,
         display_name: form.file_name.clone(),
         webhook_style: if webhook {
@@ -299,54 +406,18 @@ fn format_request(item: &Value) -> Result<FormatRequest, ApiError> {
     })
 }
 
-/// ElevenLabs speaker ids: `speaker_0` for `SPEAKER_00`.
-fn speaker_id(speaker: Option<&str>) -> Value {
-    speaker
-        .and_then(|id| id.strip_prefix("SPEAKER_"))
-        .and_then(|n| n.parse::<u32>().ok())
-        .map_or(Value::Null, |n| Value::from(format!("speaker_{n}")))
-}
-
-/// Words with a `spacing` entry between consecutive words, as ElevenLabs returns them: joining
-/// every entry's `text` rebuilds the transcript.
-fn words(words: &[Word], granularity: Granularity, channel: Option<u16>) -> Vec<Value> {
+/// The response's `words[]` for `granularity` (none: an empty list).
+fn words(words: &[Word], granularity: Granularity, channel: Option<u16>) -> Vec<WordEntry> {
     if granularity == Granularity::None {
         return Vec::new();
     }
-    let mut entries = Vec::new();
-    for (index, word) in words.iter().enumerate() {
-        let speaker = speaker_id(word.speaker.as_deref());
-        if let Some(previous) = index.checked_sub(1).map(|i| &words[i]) {
-            entries.push(json!({
-                "text": " ", "start": previous.end_secs, "end": word.start_secs,
-                "type": "spacing", "speaker_id": speaker, "logprob": 0.0,
-                "channel_index": channel,
-            }));
-        }
-        let text = word.text.trim();
-        let logprob = word.confidence.map_or(0.0, |p| f64::from(p.max(1e-6)).ln());
-        let mut entry = json!({
-            "text": text, "start": word.start_secs, "end": word.end_secs,
-            "type": "word", "speaker_id": speaker, "logprob": logprob,
-            "channel_index": channel,
-        });
-        if granularity == Granularity::Character {
-            // Characters share the word's span evenly: Whisper gives no finer timing.
-            let count = text.chars().count().max(1) as f64;
-            let step = (word.end_secs - word.start_secs) / count;
-            let characters: Vec<Value> = text
-                .chars()
-                .enumerate()
-                .map(|(i, c)| {
-                    let start = word.start_secs + step * i as f64;
-                    json!({ "text": c.to_string(), "start": start, "end": start + step })
-                })
-                .collect();
-            entry["characters"] = Value::Array(characters);
-        }
-        entries.push(entry);
-    }
-    entries
+    let options = WordListOptions {
+        timestamps: true,
+        characters: granularity == Granularity::Character,
+        speakers: true,
+        channel,
+    };
+    elevenlabs_word_list(words, &options)
 }
 
 /// Text formats are sent as they are; binary ones (docx, pdf) base64-encoded, as ElevenLabs does.
@@ -398,8 +469,12 @@ fn additional_format_response(
             "segmented_json",
             "json",
             "application/json",
-            Ok(FormatContent::Text(
-                segmented_json(transcript, request).to_string(),
+            text(render_segmented_json(
+                transcript,
+                &SegmentedJsonOptions {
+                    include_speakers: options.include_speakers,
+                    include_timestamps: request.include_timestamps,
+                },
             )),
         ),
     };
@@ -421,42 +496,6 @@ fn additional_format_response(
         "is_base64_encoded": is_base64_encoded,
         "content": content,
     }))
-}
-
-/// ElevenLabs' `segmented_json` export: the language and the segments, each with its text and
-/// its words in the response's `words[]` shape (spacing entries included).
-fn segmented_json(transcript: &Transcript, request: &FormatRequest) -> Value {
-    let segments: Vec<Value> = transcript
-        .segments
-        .iter()
-        .map(|segment| {
-            let mut words = words(&segment.words, Granularity::Word, None);
-            for word in &mut words {
-                if !request.options.include_speakers {
-                    word["speaker_id"] = Value::Null;
-                }
-                if !request.include_timestamps
-                    && let Some(fields) = word.as_object_mut()
-                {
-                    fields.remove("start");
-                    fields.remove("end");
-                }
-            }
-            let mut entry = json!({"text": segment.text.trim(), "words": words});
-            if request.include_timestamps {
-                entry["start"] = json!(segment.start_secs);
-                entry["end"] = json!(segment.end_secs);
-            }
-            if request.options.include_speakers {
-                entry["speaker_id"] = speaker_id(segment.speaker.as_deref());
-            }
-            entry
-        })
-        .collect();
-    json!({
-        "language_code": dalston_core::language::iso_639_3(&transcript.language_code).unwrap_or("und"),
-        "segments": segments,
-    })
 }
 
 /// The response to a job: one transcript per channel (`MultichannelSpeechToTextResponseModel`)
@@ -515,6 +554,11 @@ fn chunk_response(
     }))
 }
 
+/// The fields that may give the audio's URL instead of a `file`: `source_url`, and the
+/// deprecated `cloud_storage_url` the same way (ElevenLabs fetches both; so does this server,
+/// though not from video sites' pages, which are not audio).
+const URL_FIELDS: &[&str] = &["cloud_storage_url", "source_url"];
+
 /// `POST /v1/speech-to-text`.
 pub async fn convert(
     State(state): State<Arc<AppState>>,
@@ -522,8 +566,9 @@ pub async fn convert(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Json<Value>, ElevenLabsError> {
     let multipart = multipart.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let form = upload::receive_form(&state, multipart).await?;
+    let mut form = upload::receive_form(&state, multipart, URL_FIELDS).await?;
     let request = parse_request(&form, &state)?;
+    form.raw_pcm_rate_hz = raw_pcm_rate(&form)?;
     let uploaded = upload::prepare_job(&state, &principal, form, request.parameters).await?;
     upload::submit_job(&state, &uploaded).await?;
     if request.webhook {

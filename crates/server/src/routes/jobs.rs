@@ -81,7 +81,7 @@ pub async fn create(
             state.limits.max_active_jobs_per_key
         )));
     }
-    let form = upload::receive_form(&state, multipart).await?;
+    let form = upload::receive_form(&state, multipart, &["audio_url"]).await?;
     if let Some(model) = form
         .field("model")
         .filter(|model| super::openai::is_openai_model(model))

@@ -53,25 +53,31 @@ impl From<ApiError> for OpenAiError {
     }
 }
 
+/// The `error` object of OpenAI's error shape, `{message, type, param, code}`: the body of an
+/// error response, and of a stream's `error` event (which the SDK raises as an `APIError`).
+pub(super) fn error_object(error: &ApiError, param: Option<&str>) -> Value {
+    let code = error.code();
+    let message = match error {
+        ApiError::Internal(error) => {
+            tracing::error!(error = ?error, "request failed");
+            "internal error; see the server log".to_owned()
+        }
+        other => other.to_string(),
+    };
+    let kind = match code.status().as_u16() {
+        401 => "authentication_error",
+        403 => "permission_error",
+        429 => "rate_limit_error",
+        500..=599 => "server_error",
+        _ => "invalid_request_error",
+    };
+    json!({ "message": message, "type": kind, "param": param, "code": code.name() })
+}
+
 impl IntoResponse for OpenAiError {
     fn into_response(self) -> Response {
-        let code = self.error.code();
-        let message = match &self.error {
-            ApiError::Internal(error) => {
-                tracing::error!(error = ?error, "request failed");
-                "internal error; see the server log".to_owned()
-            }
-            other => other.to_string(),
-        };
-        let kind = match code.status().as_u16() {
-            401 => "authentication_error",
-            403 => "permission_error",
-            429 => "rate_limit_error",
-            500..=599 => "server_error",
-            _ => "invalid_request_error",
-        };
-        let body = json!({ "error": { "message": message, "type": kind, "param": self.param, "code": code.name() } });
-        (code.status(), Json(body)).into_response()
+        let body = json!({ "error": error_object(&self.error, self.param) });
+        (self.error.code().status(), Json(body)).into_response()
     }
 }
 
@@ -121,11 +127,42 @@ fn response_format(
     }
 }
 
-/// Which timings `verbose_json` carries: segments unless only words were asked for (as OpenAI).
+/// What an answer carries beyond the text: for `verbose_json`, segments unless only words were
+/// asked for (as OpenAI), and words; for `json`, `logprobs` when `include[]=logprobs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Granularities {
+struct Detail {
     words: bool,
     segments: bool,
+    logprobs: bool,
+}
+
+/// `include[]`: OpenAI's one value, `logprobs`, for `json` answers without `stream` (the
+/// stream's events carry none here). Refused elsewhere, as OpenAI refuses it for other formats.
+fn include_logprobs(form: &ReceivedForm, format: ResponseFormat) -> Result<bool, OpenAiError> {
+    const PARAM: &str = "include";
+    let include = upload::list_field(&form.fields, PARAM)?;
+    if let Some(other) = include.iter().find(|item| *item != "logprobs") {
+        return Err(OpenAiError::invalid(
+            PARAM,
+            format!("include accepts logprobs, got {other:?}"),
+        ));
+    }
+    if include.is_empty() {
+        return Ok(false);
+    }
+    if format != ResponseFormat::Json {
+        return Err(OpenAiError::invalid(
+            PARAM,
+            "include[]=logprobs needs response_format json",
+        ));
+    }
+    if form.field("stream") == Some("true") {
+        return Err(OpenAiError::invalid(
+            PARAM,
+            "include[]=logprobs is answered without stream=true only",
+        ));
+    }
+    Ok(true)
 }
 
 /// OpenAI's `temperature` (0–1): the first temperature Whisper decodes at, falling back to
@@ -237,7 +274,7 @@ fn openai_parameters(
     form: &ReceivedForm,
     task: TranscriptionTask,
     format: ResponseFormat,
-) -> Result<(JobParameters, Granularities), OpenAiError> {
+) -> Result<(JobParameters, Detail), OpenAiError> {
     let granularities = upload::list_field(&form.fields, "timestamp_granularities")?;
     if let Some(other) = granularities
         .iter()
@@ -248,13 +285,27 @@ fn openai_parameters(
             format!("timestamp_granularities accepts word and segment, got {other:?}"),
         ));
     }
+    if !granularities.is_empty() && format != ResponseFormat::VerboseJson {
+        return Err(OpenAiError::invalid(
+            "timestamp_granularities",
+            "timestamp_granularities needs response_format verbose_json",
+        ));
+    }
+    let logprobs = include_logprobs(form, format)?;
+    if logprobs && task == TranscriptionTask::Translate {
+        return Err(OpenAiError::invalid(
+            "include",
+            "translations answer no logprobs; leave out include[]",
+        ));
+    }
     let temperature = temperature(form)?;
     let diarize = format == ResponseFormat::DiarizedJson;
     if diarize {
         refuse_known_speakers(form)?;
     }
-    // Translations have no word timings in OpenAI's API.
-    let words = task == TranscriptionTask::Transcribe && granularities.iter().any(|g| g == "word");
+    // Translations have no word timings in OpenAI's API. Log probabilities are the words'.
+    let words = task == TranscriptionTask::Transcribe
+        && (logprobs || granularities.iter().any(|g| g == "word"));
     let language = match (task, form.field("language")) {
         (TranscriptionTask::Translate, _) | (_, None) => None,
         (TranscriptionTask::Transcribe, Some(raw)) => Some(
@@ -292,7 +343,14 @@ fn openai_parameters(
         .validate()
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let segments = !words || granularities.iter().any(|g| g == "segment");
-    Ok((parameters, Granularities { words, segments }))
+    Ok((
+        parameters,
+        Detail {
+            words,
+            segments,
+            logprobs,
+        },
+    ))
 }
 
 /// Runs a job to completion and renders it in OpenAI's shape.
@@ -310,7 +368,7 @@ async fn run(
         .into());
     }
     let format = response_format(&form, task)?;
-    let (parameters, granularities) = openai_parameters(&form, task, format)?;
+    let (parameters, detail) = openai_parameters(&form, task, format)?;
     if format == ResponseFormat::DiarizedJson && !state.available_engines().diarize {
         return Err(OpenAiError::invalid(
             "response_format",
@@ -339,14 +397,14 @@ async fn run(
         );
     }
     let transcript = super::sync::wait_for_transcript(state, &uploaded.job.id).await?;
-    Ok(render_response(&transcript, format, task, granularities))
+    Ok(render_response(&transcript, format, task, detail))
 }
 
 fn render_response(
     transcript: &Transcript,
     format: ResponseFormat,
     task: TranscriptionTask,
-    granularities: Granularities,
+    detail: Detail,
 ) -> Response {
     let text_body = |format: ExportFormat| -> Response {
         match render(
@@ -368,7 +426,11 @@ fn render_response(
     let usage = json!({ "type": "duration", "seconds": transcript.duration_secs.ceil() });
     match format {
         ResponseFormat::Json => {
-            Json(json!({ "text": transcript.text, "usage": usage })).into_response()
+            let mut body = json!({ "text": transcript.text, "usage": usage });
+            if detail.logprobs {
+                body["logprobs"] = logprobs(transcript);
+            }
+            Json(body).into_response()
         }
         ResponseFormat::Text => (
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -378,7 +440,7 @@ fn render_response(
         ResponseFormat::Srt => text_body(ExportFormat::Srt),
         ResponseFormat::Vtt => text_body(ExportFormat::Vtt),
         ResponseFormat::VerboseJson => {
-            Json(verbose_json(transcript, task, usage, granularities)).into_response()
+            Json(verbose_json(transcript, task, usage, detail)).into_response()
         }
         ResponseFormat::DiarizedJson => Json(json!({
             "task": "transcribe",
@@ -437,12 +499,36 @@ pub(super) fn diarized_segments(transcript: &Transcript) -> Vec<Value> {
         .collect()
 }
 
+/// `Transcription.logprobs`: one entry per word, since Whisper's word probabilities are what the
+/// transcript keeps (OpenAI's entries are tokens, which are often whole words too). Every
+/// `token` after the first starts with its space, as tokens do, so together they spell the text.
+fn logprobs(transcript: &Transcript) -> Value {
+    transcript
+        .words
+        .iter()
+        .enumerate()
+        .map(|(index, word)| {
+            let text = word.text.trim();
+            let token = if index == 0 {
+                text.to_owned()
+            } else {
+                format!(" {text}")
+            };
+            json!({
+                "bytes": token.as_bytes(),
+                "token": token,
+                "logprob": word.logprob().unwrap_or(0.0),
+            })
+        })
+        .collect()
+}
+
 /// OpenAI's `verbose_json` (whisper-1 reports the language by its English name).
 fn verbose_json(
     transcript: &Transcript,
     task: TranscriptionTask,
     usage: Value,
-    granularities: Granularities,
+    detail: Detail,
 ) -> Value {
     let segments: Vec<Value> = transcript
         .segments
@@ -473,10 +559,10 @@ fn verbose_json(
         "text": transcript.text,
         "usage": usage,
     });
-    if granularities.segments {
+    if detail.segments {
         body["segments"] = Value::Array(segments);
     }
-    if granularities.words {
+    if detail.words {
         let words: Vec<Value> = transcript
             .words
             .iter()
@@ -509,7 +595,7 @@ pub async fn translate(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, OpenAiError> {
     let multipart = multipart.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let form = upload::receive_form(&state, multipart).await?;
+    let form = upload::receive_form(&state, multipart, &[]).await?;
     run(&state, &principal, form, TranscriptionTask::Translate).await
 }
 

@@ -134,8 +134,8 @@ async fn next_events(progress: &mut Progress) -> Result<Vec<Event>, ApiError> {
     }
 }
 
-/// The event stream of a submitted job. An error ends the stream with an `error` event in
-/// OpenAI's shape.
+/// The event stream of a submitted job. An error ends the stream with an `error` event whose
+/// `error` is OpenAI's error object (`message`, `type`, `param`, `code`), which the SDK raises.
 pub fn transcript_events(
     state: Arc<AppState>,
     job_id: JobId,
@@ -165,7 +165,7 @@ pub fn transcript_events(
                 }
                 Err(error) => {
                     progress.finished = true;
-                    let body = json!({ "type": "error", "error": { "message": error.to_string(), "code": error.code().name() } });
+                    let body = json!({ "type": "error", "error": super::openai::error_object(&error, None) });
                     let event = Event::default().data(body.to_string());
                     return Some((futures::stream::iter(vec![Ok(event)]), progress));
                 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::deployment::{Deployment, on_both_deployments};
 use crate::helpers::{
-    ADMIN_KEY, TestApp, form, form_from_bytes, spawn_app, test_file, two_sided_call,
+    ADMIN_KEY, TestApp, decode_samples, form, form_from_bytes, spawn_app, test_file, two_sided_call,
 };
 
 const JFK_TEXT: &str = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
@@ -35,6 +35,20 @@ async fn convert_get_and_delete_in_elevenlabs_shapes(deployment: Deployment) {
                 r#"[{"format": "srt"}, {"format": "segmented_json"}, {"format": "html"}, {"format": "docx"}, {"format": "pdf"}]"#,
             ),
             ("some_future_field", "ignored"),
+            // What the SDK sends for fields the caller left out, and fields that only tune.
+            ("webhook_metadata", "null"),
+            ("entity_detection", "null"),
+            ("entity_redaction", "null"),
+            ("entity_redaction_mode", "redacted"),
+            ("no_verbatim", "true"),
+            ("use_speaker_library", "false"),
+            ("detect_speaker_roles", "false"),
+            ("seed", "7"),
+            ("temperature", "0"),
+            ("numbers_format", "digits"),
+            ("secondary_language_codes", "fr"),
+            ("file_format", "other"),
+            ("multichannel_output_style", "separate"),
         ],
     )
     .await;
@@ -153,7 +167,24 @@ async fn invalid_fields_get_the_validation_list(deployment: Deployment) {
             ],
             "additional_formats",
         ),
-    ] {
+    ]
+    .into_iter()
+    .chain(
+        [
+            ("entity_detection", r#"["pii"]"#),
+            ("entity_redaction", r#""all""#),
+            ("transcript_edit", "fix the names"),
+            ("detect_speaker_roles", "true"),
+            ("file_format", "mp3"),
+            ("multichannel_output_style", "combined"),
+            ("temperature", "2.5"),
+            ("seed", "-1"),
+            ("diarization_threshold", "high"),
+            ("numbers_format", "roman"),
+            ("no_verbatim", "perhaps"),
+        ]
+        .map(|(field, value)| (vec![("model_id", "scribe_v1"), (field, value)], field)),
+    ) {
         let response = convert(&app, &fields).await;
         assert_eq!(response.status(), 422, "{fields:?}");
         let body: Value = response.json().await.expect("json");
@@ -245,6 +276,44 @@ async fn format_options_shape_segmented_json_and_subtitles() {
     for line in srt.lines().filter(|line| !line.contains("-->")) {
         assert!(line.chars().count() <= 20, "{line:?} is over 20 characters");
     }
+}
+
+/// `file_format=pcm_s16le_16`: headerless 16 kHz mono PCM, as low-latency clients send it.
+#[tokio::test]
+async fn raw_pcm_is_transcribed() {
+    let app = spawn_app(Deployment::Embedded).await;
+    let pcm: Vec<u8> = decode_samples(&test_file("jfk.wav"))
+        .iter()
+        .flat_map(|sample| {
+            #[expect(clippy::cast_possible_truncation, reason = "scaled into i16")]
+            let value = (sample.clamp(-1.0, 1.0) * f32::from(i16::MAX)) as i16;
+            value.to_le_bytes()
+        })
+        .collect();
+    let send = |bytes: Vec<u8>| {
+        app.client
+            .post(app.url("/v1/speech-to-text"))
+            .header("xi-api-key", ADMIN_KEY)
+            .multipart(form_from_bytes(
+                bytes,
+                "audio.raw",
+                &[("model_id", "scribe_v1"), ("file_format", "pcm_s16le_16")],
+            ))
+            .send()
+    };
+    let mut odd = pcm.clone();
+    odd.push(0);
+    let response = send(pcm).await.expect("request");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    let text = body["text"].as_str().expect("text");
+    assert!(word_error_rate(JFK_TEXT, text) <= 0.10, "{body}");
+    assert!((body["audio_duration_secs"].as_f64().expect("duration") - 11.0).abs() < 0.2);
+    // Half a sample is not 16-bit PCM.
+    let response = send(odd).await.expect("request");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["detail"]["status"], "invalid_audio", "{body}");
 }
 
 #[tokio::test]

@@ -420,3 +420,43 @@ pub fn two_sided_call() -> Vec<u8> {
     ));
     stereo_wav(&jfk, &reader)
 }
+
+/// A file server on a free loopback port for URL ingestion, returning its base address:
+/// `/jfk.wav` (with a `Content-Length`), `/stream/jfk.wav` (chunked, no length),
+/// `/redirect/jfk.wav` (302 to the streamed one), `/slow.wav` (answers after 5 s); anything else
+/// is 404.
+pub async fn serve_audio_files() -> String {
+    use axum::response::{IntoResponse, Redirect};
+    use axum::routing::get;
+    let jfk = bytes::Bytes::from(std::fs::read(test_file("jfk.wav")).expect("read jfk.wav"));
+    let whole = jfk.clone();
+    let router = axum::Router::new()
+        .route("/jfk.wav", get(move || async move { whole.clone() }))
+        .route(
+            "/stream/jfk.wav",
+            get(move || async move {
+                let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = jfk
+                    .chunks(16 * 1024)
+                    .map(|chunk| Ok(jfk.slice_ref(chunk)))
+                    .collect();
+                axum::body::Body::from_stream(futures::stream::iter(chunks))
+            }),
+        )
+        .route(
+            "/redirect/jfk.wav",
+            get(|| async { Redirect::to("/stream/jfk.wav") }),
+        )
+        .route(
+            "/slow.wav",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late".into_response()
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("file server") });
+    address
+}

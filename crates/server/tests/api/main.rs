@@ -8,6 +8,7 @@
 )]
 #![expect(clippy::print_stderr, reason = "a skipped check says why on stderr")]
 
+mod audio_url;
 mod auth;
 mod bad_input;
 mod console;

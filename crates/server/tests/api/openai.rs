@@ -1,10 +1,11 @@
 //! The OpenAI-compatible surface, spoken as the official SDK sends it (multipart, `x[]` lists).
 
 use dalston_core::wer::word_error_rate;
+use dalston_server::config::LimitsConfig;
 use serde_json::Value;
 
 use crate::deployment::{Deployment, on_both_deployments};
-use crate::helpers::{ADMIN_KEY, TestApp, form, spawn_app, test_file};
+use crate::helpers::{ADMIN_KEY, AppOptions, TestApp, form, spawn_app, spawn_app_with, test_file};
 
 const JFK_TEXT: &str = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
 
@@ -308,6 +309,89 @@ async fn stream_true_sends_deltas_while_decoding_then_done(deployment: Deploymen
     );
 }
 
+/// `include[]=logprobs` on a json answer: one entry per word, whose tokens spell the text and
+/// whose probabilities are high for clear speech.
+async fn json_includes_logprobs_when_asked(deployment: Deployment) {
+    let app = spawn_app(deployment).await;
+    let response = post(
+        &app,
+        "/v1/audio/transcriptions",
+        &[("model", "gpt-4o-transcribe"), ("include[]", "logprobs")],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    let text = body["text"].as_str().expect("text");
+    assert!(word_error_rate(JFK_TEXT, text) <= 0.10, "{body}");
+    let logprobs = body["logprobs"].as_array().expect("logprobs");
+    assert!(logprobs.len() >= 20, "{body}");
+    let mut spelled = String::new();
+    let mut total = 0.0;
+    for entry in logprobs {
+        let token = entry["token"].as_str().expect("token");
+        let bytes: Vec<u8> = entry["bytes"]
+            .as_array()
+            .expect("bytes")
+            .iter()
+            .map(|b| u8::try_from(b.as_u64().expect("byte")).expect("a byte"))
+            .collect();
+        assert_eq!(bytes, token.as_bytes(), "{entry}");
+        let logprob = entry["logprob"].as_f64().expect("logprob");
+        assert!(logprob <= 0.0 && logprob.is_finite(), "{entry}");
+        total += logprob;
+        spelled.push_str(token);
+    }
+    assert!(word_error_rate(text, &spelled) <= 0.05, "{spelled}");
+    #[expect(clippy::cast_precision_loss, reason = "a few dozen words")]
+    let mean_probability = (total / logprobs.len() as f64).exp();
+    assert!(mean_probability > 0.5, "clear speech: {mean_probability}");
+
+    let plain: Value = post(&app, "/v1/audio/transcriptions", &[("model", "whisper-1")])
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(plain.get("logprobs").is_none(), "not asked for: {plain}");
+}
+
+/// A stream that fails ends with an `error` event in OpenAI's error shape, `param` included:
+/// here the job outlasts the (1 s) wait.
+#[tokio::test]
+async fn a_failed_stream_ends_with_an_openai_error_event() {
+    let app = spawn_app_with(AppOptions {
+        limits: Some(LimitsConfig {
+            sync_wait_secs: 1,
+            ..LimitsConfig::default()
+        }),
+        ..AppOptions::default()
+    })
+    .await;
+    let body = post(
+        &app,
+        "/v1/audio/transcriptions",
+        &[("model", "gpt-4o-transcribe"), ("stream", "true")],
+    )
+    .await
+    .text()
+    .await
+    .expect("body");
+    let events: Vec<Value> = body
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .map(|data| serde_json::from_str(data).expect("event json"))
+        .collect();
+    let last = events.last().expect("events");
+    assert_eq!(last["type"], "error", "{events:?}");
+    let error = &last["error"];
+    assert_eq!(error["type"], "server_error", "{error}");
+    assert_eq!(error["code"], "unavailable", "{error}");
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("job")));
+    assert!(
+        error.as_object().is_some_and(|e| e.contains_key("param")),
+        "{error}"
+    );
+}
+
 /// The newest job, as the native API shows it: how the OpenAI request was run.
 async fn latest_job(app: &TestApp) -> Value {
     let list: Value = app
@@ -489,6 +573,41 @@ async fn openai_refuses_what_it_cannot_honour_naming_the_field(deployment: Deplo
             vec![("model", "whisper-1"), ("temperature", "warm")],
             "temperature",
         ),
+        (
+            vec![
+                ("model", "whisper-1"),
+                ("timestamp_granularities[]", "word"),
+            ],
+            "timestamp_granularities",
+        ),
+        (
+            vec![
+                ("model", "whisper-1"),
+                ("response_format", "srt"),
+                ("timestamp_granularities[]", "segment"),
+            ],
+            "timestamp_granularities",
+        ),
+        (
+            vec![
+                ("model", "gpt-4o-transcribe"),
+                ("response_format", "verbose_json"),
+                ("include[]", "logprobs"),
+            ],
+            "include",
+        ),
+        (
+            vec![
+                ("model", "gpt-4o-transcribe"),
+                ("stream", "true"),
+                ("include[]", "logprobs"),
+            ],
+            "include",
+        ),
+        (
+            vec![("model", "gpt-4o-transcribe"), ("include[]", "tokens")],
+            "include",
+        ),
     ];
     for (fields, param) in cases {
         let refused = refused_param(&app, "/v1/audio/transcriptions", &fields).await;
@@ -529,4 +648,5 @@ on_both_deployments!(
     diarized_json_labels_segments_with_openai_speakers,
     diarized_stream_sends_speaker_segments_then_done,
     openai_refuses_what_it_cannot_honour_naming_the_field,
+    json_includes_logprobs_when_asked,
 );
