@@ -467,13 +467,13 @@ async fn workers_reconnect_after_redis_restarts() {
     );
 }
 
-/// How many jobs the load test sends (`DALSTON_LOAD_JOBS`; default 50, which takes about five
-/// minutes on a shared two-core machine: 200 is run by setting it).
+/// How many jobs the load test sends (`DALSTON_LOAD_JOBS`; default 200, which took about twelve
+/// minutes on a busy two-core machine; set fewer for a quick run).
 fn load_jobs() -> usize {
     std::env::var("DALSTON_LOAD_JOBS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(50)
+        .unwrap_or(200)
 }
 
 #[tokio::test]
