@@ -88,7 +88,7 @@ fn cluster_all(embeddings: &[Vec<f32>], count: &SpeakerCount) -> Vec<usize> {
 fn joined_within(distances: &DistanceMatrix, threshold: f32) -> bool {
     average_linkage(distances.clone())
         .last()
-        .is_none_or(|merge| merge.distance <= threshold)
+        .is_none_or(|&distance| distance <= threshold)
 }
 
 /// Cosine distances between unit vectors, row-major, full square.
@@ -127,16 +127,9 @@ impl DistanceMatrix {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Merge {
-    a: usize,
-    b: usize,
-    distance: f32,
-}
-
-/// The merges of average-linkage clustering in increasing distance (`a`, `b` are the lowest
-/// original index of each merged cluster).
-fn average_linkage(mut distances: DistanceMatrix) -> Vec<Merge> {
+/// The distances at which average-linkage clustering merges, in increasing order (the last
+/// one joins everything).
+fn average_linkage(mut distances: DistanceMatrix) -> Vec<f32> {
     let n = distances.n;
     let mut size = vec![1usize; n];
     let mut active = vec![true; n];
@@ -166,11 +159,7 @@ fn average_linkage(mut distances: DistanceMatrix) -> Vec<Merge> {
             chain.pop();
             chain.pop();
             let (keep, gone) = (current.min(best), current.max(best));
-            merges.push(Merge {
-                a: keep,
-                b: gone,
-                distance: best_distance,
-            });
+            merges.push(best_distance);
             // Lance–Williams update for average linkage.
             let (size_keep, size_gone) = (size[keep] as f32, size[gone] as f32);
             for other in (0..n).filter(|&o| active[o] && o != keep && o != gone) {
@@ -186,7 +175,7 @@ fn average_linkage(mut distances: DistanceMatrix) -> Vec<Merge> {
             chain.push(best);
         }
     }
-    merges.sort_by(|x, y| x.distance.total_cmp(&y.distance));
+    merges.sort_by(f32::total_cmp);
     merges
 }
 
@@ -394,11 +383,11 @@ mod tests {
         let matrix = DistanceMatrix::new(&embeddings);
         let merges = average_linkage(matrix.clone());
         assert_eq!(merges.len(), 7);
-        assert!(merges.windows(2).all(|w| w[0].distance <= w[1].distance));
+        assert!(merges.windows(2).all(|w| w[0] <= w[1]));
         // The last merge joins the two voices at their mean pairwise distance.
         let labels: Vec<usize> = (0..8).map(|i| i / 4).collect();
         let expected = linkage(&labels, &matrix, 0, 1);
-        let last = merges.last().map(|m| m.distance).unwrap_or_default();
+        let last = merges.last().copied().unwrap_or_default();
         assert!((last - expected).abs() < 1e-5, "{last} vs {expected}");
     }
 
