@@ -1,66 +1,94 @@
-//! Agglomerative clustering of speaker embeddings: average linkage on cosine distance, built
-//! with the nearest-neighbour chain (O(n²) time and memory, the same tree as the naive O(n³)
-//! method because average linkage is reducible), then cut by distance or by count.
+//! Clustering of speaker embeddings into speakers. Whether there is more than one speaker is
+//! decided globally, by average-linkage agglomerative clustering on cosine distance (built
+//! with the nearest-neighbour chain: O(n²) time and memory, the same tree as the naive O(n³)
+//! method because average linkage is reducible): one speaker when everything joins within the
+//! distance threshold. How many and who, otherwise, is decided by [`super::spectral`]
+//! clustering, which looks at each window's nearest neighbours rather than at one global
+//! similarity cut (GE2E similarities of one voice and of two voices overlap across a
+//! recording, so no single cut fits all of them).
 //!
-//! Very long recordings are clustered on an evenly spread sample of [`MAX_CLUSTERED`] windows;
-//! the rest join the cluster whose centroid is closest, so memory stays bounded (the distance
-//! matrix of the sample is 16 MB).
+//! Long recordings are clustered on an evenly spread sample of [`MAX_CLUSTERED`] windows; the
+//! rest join the cluster whose centroid is closest, so time and memory stay bounded (the
+//! eigendecomposition is cubic: about 2 s for the full sample).
 
 use super::SpeakerCount;
+use super::spectral::{MAX_AUTO_SPEAKERS, spectral_cluster};
 
 /// Clusters with fewer windows than this are absorbed by the nearest larger one: a single odd
 /// window (a cough, two voices at once) is not a speaker.
 pub const MIN_CLUSTER_WINDOWS: usize = 3;
-/// Most windows clustered directly (about 17 minutes of continuous speech).
-pub const MAX_CLUSTERED: usize = 2000;
+/// Most windows clustered directly (about 8 minutes of continuous speech).
+pub const MAX_CLUSTERED: usize = 1000;
 
 /// A cluster label per embedding, numbered from 0 in order of first appearance.
 pub fn cluster(embeddings: &[Vec<f32>], count: &SpeakerCount) -> Vec<usize> {
-    if embeddings.is_empty() {
-        return Vec::new();
-    }
-    if embeddings.len() > MAX_CLUSTERED {
-        let step = embeddings.len() as f64 / MAX_CLUSTERED as f64;
-        #[expect(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            reason = "indices below the embedding count"
-        )]
-        let sample: Vec<usize> = (0..MAX_CLUSTERED)
-            .map(|i| ((i as f64 * step) as usize).min(embeddings.len() - 1))
-            .collect();
-        let sampled: Vec<Vec<f32>> = sample.iter().map(|&i| embeddings[i].clone()).collect();
-        let labels = cluster_all(&sampled, count);
-        let centroids = centroids(&sampled, &labels);
-        let labels = embeddings
-            .iter()
-            .map(|embedding| nearest(&centroids, embedding))
-            .collect::<Vec<_>>();
-        return renumber(&labels);
-    }
-    renumber(&cluster_all(embeddings, count))
+    cluster_sampled(embeddings, count, MAX_CLUSTERED)
 }
 
+/// [`cluster`] with at most `max_clustered` windows clustered directly.
+fn cluster_sampled(
+    embeddings: &[Vec<f32>],
+    count: &SpeakerCount,
+    max_clustered: usize,
+) -> Vec<usize> {
+    if embeddings.len() <= max_clustered {
+        return renumber(&cluster_all(embeddings, count));
+    }
+    let step = embeddings.len() as f64 / max_clustered as f64;
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "indices below the embedding count"
+    )]
+    let sampled: Vec<Vec<f32>> = (0..max_clustered)
+        .map(|i| embeddings[((i as f64 * step) as usize).min(embeddings.len() - 1)].clone())
+        .collect();
+    let labels = cluster_all(&sampled, count);
+    let centroids = centroids(&sampled, &labels);
+    let labels = embeddings
+        .iter()
+        .map(|embedding| nearest(&centroids, embedding))
+        .collect::<Vec<_>>();
+    renumber(&labels)
+}
+
+/// One speaker when average linkage joins every window within the distance threshold;
+/// otherwise spectral clustering decides how many and who, and clusters too small to be a
+/// speaker are absorbed (unless that would leave fewer than asked for).
 fn cluster_all(embeddings: &[Vec<f32>], count: &SpeakerCount) -> Vec<usize> {
     let n = embeddings.len();
-    let distances = DistanceMatrix::new(embeddings);
-    let merges = average_linkage(distances.clone());
-    let by_threshold = 1 + merges
-        .iter()
-        .filter(|m| m.distance > count.distance_threshold)
-        .count();
-    let mut labels = absorb_small(cut(n, &merges, by_threshold.min(n)), &distances);
-    // Too few speakers: cut deeper until enough clusters survive absorption.
-    let mut clusters = by_threshold;
-    while distinct(&labels) < count.min.min(n) && clusters < n {
-        clusters += 1;
-        labels = absorb_small(cut(n, &merges, clusters), &distances);
+    if n < 2 || count.max <= 1 {
+        return vec![0; n];
     }
-    // Too many: merge the two closest clusters until the bound holds.
-    while distinct(&labels) > count.max.max(1) {
+    let distances = DistanceMatrix::new(embeddings);
+    if count.min <= 1 && joined_within(&distances, count.distance_threshold) {
+        return vec![0; n];
+    }
+    let max = if count.max == usize::MAX {
+        MAX_AUTO_SPEAKERS.max(count.min)
+    } else {
+        count.max
+    };
+    let spectral = spectral_cluster(embeddings, count.min.max(2), max);
+    let absorbed = absorb_small(spectral.clone(), &distances);
+    let mut labels = if distinct(&absorbed) >= count.min.min(n) {
+        absorbed
+    } else {
+        spectral
+    };
+    while distinct(&labels) > count.max {
         labels = merge_closest(&labels, &distances);
     }
     labels
+}
+
+/// Whether average-linkage clustering has merged everything into one cluster by
+/// `threshold`: the last merge, the mean distance between the two groups it joins, is within
+/// it. A global test that spectral clustering cannot make (its eigengap always sees structure).
+fn joined_within(distances: &DistanceMatrix, threshold: f32) -> bool {
+    average_linkage(distances.clone())
+        .last()
+        .is_none_or(|&distance| distance <= threshold)
 }
 
 /// Cosine distances between unit vectors, row-major, full square.
@@ -99,16 +127,9 @@ impl DistanceMatrix {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Merge {
-    a: usize,
-    b: usize,
-    distance: f32,
-}
-
-/// The merges of average-linkage clustering in increasing distance (`a`, `b` are the lowest
-/// original index of each merged cluster).
-fn average_linkage(mut distances: DistanceMatrix) -> Vec<Merge> {
+/// The distances at which average-linkage clustering merges, in increasing order (the last
+/// one joins everything).
+fn average_linkage(mut distances: DistanceMatrix) -> Vec<f32> {
     let n = distances.n;
     let mut size = vec![1usize; n];
     let mut active = vec![true; n];
@@ -138,11 +159,7 @@ fn average_linkage(mut distances: DistanceMatrix) -> Vec<Merge> {
             chain.pop();
             chain.pop();
             let (keep, gone) = (current.min(best), current.max(best));
-            merges.push(Merge {
-                a: keep,
-                b: gone,
-                distance: best_distance,
-            });
+            merges.push(best_distance);
             // Lance–Williams update for average linkage.
             let (size_keep, size_gone) = (size[keep] as f32, size[gone] as f32);
             for other in (0..n).filter(|&o| active[o] && o != keep && o != gone) {
@@ -158,25 +175,8 @@ fn average_linkage(mut distances: DistanceMatrix) -> Vec<Merge> {
             chain.push(best);
         }
     }
-    merges.sort_by(|x, y| x.distance.total_cmp(&y.distance));
+    merges.sort_by(f32::total_cmp);
     merges
-}
-
-/// Labels of `n` items after the first `n - clusters` merges.
-fn cut(n: usize, merges: &[Merge], clusters: usize) -> Vec<usize> {
-    let mut parent: Vec<usize> = (0..n).collect();
-    fn root(parent: &mut [usize], mut i: usize) -> usize {
-        while parent[i] != i {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
-        }
-        i
-    }
-    for merge in merges.iter().take(n.saturating_sub(clusters.max(1))) {
-        let (a, b) = (root(&mut parent, merge.a), root(&mut parent, merge.b));
-        parent[a.max(b)] = a.min(b);
-    }
-    (0..n).map(|i| root(&mut parent, i)).collect()
 }
 
 fn distinct(labels: &[usize]) -> usize {
@@ -383,21 +383,56 @@ mod tests {
         let matrix = DistanceMatrix::new(&embeddings);
         let merges = average_linkage(matrix.clone());
         assert_eq!(merges.len(), 7);
-        assert!(merges.windows(2).all(|w| w[0].distance <= w[1].distance));
+        assert!(merges.windows(2).all(|w| w[0] <= w[1]));
         // The last merge joins the two voices at their mean pairwise distance.
         let labels: Vec<usize> = (0..8).map(|i| i / 4).collect();
         let expected = linkage(&labels, &matrix, 0, 1);
-        let last = merges.last().map(|m| m.distance).unwrap_or_default();
+        let last = merges.last().copied().unwrap_or_default();
         assert!((last - expected).abs() < 1e-5, "{last} vs {expected}");
     }
 
     #[test]
     fn long_recordings_are_sampled() {
-        let mut embeddings = voice(0, 0.3, MAX_CLUSTERED);
-        embeddings.extend(voice(1, 0.3, MAX_CLUSTERED / 2));
-        let labels = cluster(&embeddings, &free());
+        let mut embeddings = voice(0, 0.3, 200);
+        embeddings.extend(voice(1, 0.3, 100));
+        let labels = cluster_sampled(&embeddings, &free(), 120);
         assert_eq!(labels.len(), embeddings.len());
-        assert!(labels[..MAX_CLUSTERED].iter().all(|&l| l == 0));
-        assert!(labels[MAX_CLUSTERED..].iter().all(|&l| l == 1));
+        assert!(labels[..200].iter().all(|&l| l == 0), "{labels:?}");
+        assert!(labels[200..].iter().all(|&l| l == 1), "{labels:?}");
+    }
+
+    /// Three voices that no single distance cut separates: voice 0 is broad (its windows are
+    /// about as far from each other as voices 1 and 2 are), voices 1 and 2 are tight and
+    /// close. A cut that keeps 1 and 2 apart splits 0; each window's nearest neighbours still
+    /// say who is who.
+    #[test]
+    fn neighbourhoods_separate_voices_that_a_threshold_cannot() {
+        let layout: Vec<([f32; 3], f32)> = [
+            vec![([1.0, 0.0, 0.0], 0.7); 10],
+            vec![([0.0, 1.0, 0.0], 0.2); 10],
+            vec![([0.0, 0.75, 0.661], 0.2); 10],
+            vec![([1.0, 0.0, 0.0], 0.7); 10],
+        ]
+        .concat();
+        // Every window has its own noise direction.
+        let embeddings: Vec<Vec<f32>> = layout
+            .iter()
+            .enumerate()
+            .map(|(k, (centre, noise))| {
+                let mut v = vec![0.0f32; 3 + layout.len()];
+                v[..3].copy_from_slice(centre);
+                v[3 + k] = *noise;
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.iter().map(|x| x / norm).collect()
+            })
+            .collect();
+        let truth: Vec<usize> = [vec![0; 10], vec![1; 10], vec![2; 10], vec![0; 10]].concat();
+        let matrix = DistanceMatrix::new(&embeddings);
+        let (within_0, between_1_2) = (matrix.get(0, 1), linkage(&truth, &matrix, 1, 2));
+        assert!(
+            within_0 > between_1_2,
+            "voice 0's windows {within_0} apart, voices 1 and 2 {between_1_2}"
+        );
+        assert_eq!(cluster(&embeddings, &free()), truth);
     }
 }

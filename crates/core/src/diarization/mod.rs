@@ -5,15 +5,18 @@
 //! from single-speaker clips).
 //!
 //! The pipeline (the engine supplies speech regions from VAD and one embedding per window):
-//! 1.0 s windows every 0.5 s over the speech → agglomerative clustering with average linkage on
-//! cosine distance, cut at [`DEFAULT_DISTANCE_THRESHOLD`] or at the requested speaker count →
-//! clusters of fewer than [`cluster::MIN_CLUSTER_WINDOWS`] windows absorbed by the nearest larger
-//! one → consecutive windows of one speaker merged into turns, very short turns smoothed away.
+//! 1.0 s windows every 0.5 s over the speech → one speaker when average-linkage clustering on
+//! cosine distance joins all windows within [`DEFAULT_DISTANCE_THRESHOLD`] (or the threshold
+//! asked for), otherwise [`spectral`] clustering of the refined affinity, the speaker count
+//! from its largest eigengap within the bounds asked for → clusters of fewer than
+//! [`cluster::MIN_CLUSTER_WINDOWS`] windows absorbed by the nearest larger one → consecutive
+//! windows of one speaker merged into turns, very short turns smoothed away.
 
 pub mod assign;
 pub mod cluster;
 pub mod compose;
 pub mod der;
+pub mod spectral;
 pub mod turns;
 pub mod windows;
 
@@ -21,9 +24,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::params::JobParameters;
 
-/// Cosine distance (1 − similarity) below which two groups of windows are one speaker. GE2E
-/// windows of one voice sit at similarity 0.8–0.9, of different voices at 0.5–0.7: 0.30
-/// over-splits, 0.45 and above merges similar voices (measured on real recordings).
+/// Cosine distance (1 − similarity) within which all windows of a recording are one speaker.
+/// GE2E windows of one voice sit at similarity 0.75–0.85 on average, of different voices at
+/// 0.45–0.7 (measured on real recordings): a higher threshold says "one speaker" more readily.
 pub const DEFAULT_DISTANCE_THRESHOLD: f32 = 0.35;
 
 /// A stretch of time, in seconds from the start of the recording.
@@ -79,7 +82,8 @@ pub fn speaker_label(index: usize) -> String {
 pub struct SpeakerCount {
     pub min: usize,
     pub max: usize,
-    /// Cosine distance cut used when `min < max`.
+    /// Average-linkage cosine distance within which everything is one speaker (when `min` is
+    /// 1); how many speakers otherwise is the spectral eigengap's to say.
     pub distance_threshold: f32,
 }
 

@@ -66,15 +66,35 @@ impl DiarizeEngine {
 /// returning `false`.
 ///
 /// # Errors
-/// [`EngineError::Cancelled`] when `on_batch` stopped it, [`EngineError::Failed`] when the
-/// encoder fails.
+/// As [`embed_windows`].
 pub fn diarize_samples(
     encoder: &SpeakerEncoder,
     samples: &[f32],
     regions: &[TimeSpan],
     count: &SpeakerCount,
-    mut on_batch: impl FnMut(usize, usize) -> bool,
+    on_batch: impl FnMut(usize, usize) -> bool,
 ) -> Result<DiarizeResult, EngineError> {
+    let (spans, embeddings) = embed_windows(encoder, samples, regions, on_batch)?;
+    let turns = diarize(&spans, &embeddings, count);
+    Ok(DiarizeResult {
+        num_speakers: turns.iter().map(|t| t.speaker + 1).max().unwrap_or(0),
+        turns,
+        windows: spans.len(),
+    })
+}
+
+/// The embedding windows over `regions` that hold sound, and one GE2E embedding per window
+/// (of the volume-normalised audio), in time order. `on_batch` as for [`diarize_samples`].
+///
+/// # Errors
+/// [`EngineError::Cancelled`] when `on_batch` stopped it, [`EngineError::Failed`] when the
+/// encoder fails.
+pub fn embed_windows(
+    encoder: &SpeakerEncoder,
+    samples: &[f32],
+    regions: &[TimeSpan],
+    mut on_batch: impl FnMut(usize, usize) -> bool,
+) -> Result<(Vec<TimeSpan>, Vec<Vec<f32>>), EngineError> {
     let mut audio = samples.to_vec();
     normalize_volume(&mut audio);
     let to_index = |secs: f64| {
@@ -108,13 +128,7 @@ pub fn diarize_samples(
             return Err(EngineError::Cancelled);
         }
     }
-    let spans: Vec<TimeSpan> = windows.iter().map(|(span, _)| *span).collect();
-    let turns = diarize(&spans, &embeddings, count);
-    Ok(DiarizeResult {
-        num_speakers: turns.iter().map(|t| t.speaker + 1).max().unwrap_or(0),
-        turns,
-        windows: spans.len(),
-    })
+    Ok((windows.iter().map(|(span, _)| *span).collect(), embeddings))
 }
 
 fn rms(samples: &[f32]) -> f32 {

@@ -142,12 +142,6 @@ async fn assert_each_person_is_one_speaker(name: &str, people: &[&[f32]], seed: 
     assert_eq!(ids.len(), people.len(), "people share an id: {observed:?}");
 }
 
-// Fails on the current diarizer (GE2E windows, average linkage cut at 0.35): 3 speakers for 2.
-// Windows straddling a change of speaker (3 of jfk's, 2 of the reader's) form a cluster of
-// their own, about as far from jfk (mean similarity 0.65) as from the reader (0.64), and big
-// enough (5 windows) to survive `MIN_CLUSTER_WINDOWS`. Each person's words are still 98–100%
-// one id. Run with `--ignored` once the diarizer handles mixed windows.
-#[ignore = "diarizer finds a third speaker in the change-over windows (see comment)"]
 #[tokio::test]
 async fn two_people_are_two_consistent_speakers() {
     let jfk = decode_samples(&test_file("jfk.wav"));
@@ -155,11 +149,6 @@ async fn two_people_are_two_consistent_speakers() {
     assert_each_person_is_one_speaker("two-people", &[&jfk, &reader], 11).await;
 }
 
-// Fails on the current diarizer: 3 speakers found, but the reader and the espeak voice share
-// one and jfk is split in two. GE2E puts the reader and espeak closer (mean window similarity
-// 0.655) than two stretches of jfk (0.595), so no single cut separates all three: 0.30 gives 5
-// clusters (jfk in 3), 0.35 merges reader and espeak, 0.40 leaves 2.
-#[ignore = "diarizer merges the reader with the espeak voice (see comment)"]
 #[tokio::test]
 async fn three_people_are_three_consistent_speakers() {
     let Some(people) = three_people() else {
