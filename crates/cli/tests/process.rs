@@ -50,6 +50,25 @@ fn start_server(data_dir: &Path, port: u16) -> Server {
     panic!("dalston serve did not start listening on {port}");
 }
 
+/// Posts a job's form to the native API; returns the job id.
+async fn submit(
+    client: &reqwest::Client,
+    server: &Server,
+    form: reqwest::multipart::Form,
+) -> String {
+    let created: serde_json::Value = client
+        .post(format!("{}/v1/audio/transcriptions", server.base))
+        .bearer_auth(ADMIN_KEY)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("json");
+    created["id"].as_str().expect("id").to_owned()
+}
+
 /// How many times [`long_speech`] repeats jfk.wav.
 const REPEATS: usize = 5;
 
@@ -76,17 +95,7 @@ async fn a_job_survives_a_killed_server_and_the_cli_prints_the_words() {
         "file",
         reqwest::multipart::Part::bytes(long_speech(&jfk)).file_name("jfk-5x.wav"),
     );
-    let created: serde_json::Value = client
-        .post(format!("{}/v1/audio/transcriptions", server.base))
-        .bearer_auth(ADMIN_KEY)
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload")
-        .json()
-        .await
-        .expect("json");
-    let id = created["id"].as_str().expect("id").to_owned();
+    let id = submit(&client, &server, form).await;
 
     // Kill the process while an engine holds the transcribe task (claimed: one attempt made).
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -233,17 +242,7 @@ async fn transcribe_to_completion(
             "file",
             reqwest::multipart::Part::bytes(wav).file_name("meeting.wav"),
         );
-    let created: serde_json::Value = client
-        .post(format!("{}/v1/audio/transcriptions", server.base))
-        .bearer_auth(ADMIN_KEY)
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload")
-        .json()
-        .await
-        .expect("json");
-    let id = created["id"].as_str().expect("id").to_owned();
+    let id = submit(client, server, form).await;
     let deadline = Instant::now() + Duration::from_secs(1200);
     loop {
         let state = job(client, &server.base, &id).await;
