@@ -43,18 +43,6 @@ async fn submit(app: &TestApp, fields: &[(&str, &str)]) -> reqwest::Response {
         .expect("request")
 }
 
-async fn job_count(app: &TestApp) -> usize {
-    let list: Value = app
-        .get("/v1/audio/transcriptions")
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
-    list["jobs"].as_array().expect("jobs").len()
-}
-
 /// Asserts the status, the error code and (when given) the reason of an error in the
 /// `{"detail": {"status", "message", "reason"}}` shape, which ElevenLabs' routes share.
 async fn assert_error(response: reqwest::Response, status: u16, code: &str, reason: Option<&str>) {
@@ -174,7 +162,7 @@ async fn failed_fetches_are_typed_errors_and_leave_no_job() {
         Some("http_status"),
     )
     .await;
-    assert_eq!(job_count(app).await, 0);
+    assert_eq!(app.job_count().await, 0);
     app.assert_healthy().await;
 }
 
@@ -203,7 +191,7 @@ async fn private_targets_are_refused_unless_allowed() {
         None,
     )
     .await;
-    assert_eq!(job_count(&app).await, 0);
+    assert_eq!(app.job_count().await, 0);
 }
 
 #[tokio::test]
@@ -256,7 +244,7 @@ async fn exactly_one_audio_source_is_accepted() {
         .post_transcription(&test_file("jfk.wav"), &[("audio_url", url)])
         .await;
     assert_error(response, 422, "validation_error", None).await;
-    assert_eq!(job_count(&app).await, 0);
+    assert_eq!(app.job_count().await, 0);
 }
 
 on_both_deployments!(audio_urls_are_fetched_and_transcribed);

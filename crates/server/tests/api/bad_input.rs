@@ -27,18 +27,6 @@ async fn assert_rejected(
     body
 }
 
-async fn job_count(app: &TestApp) -> usize {
-    let list: Value = app
-        .get("/v1/audio/transcriptions")
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
-    list["jobs"].as_array().expect("jobs").len()
-}
-
 async fn unusable_uploads_are_refused_with_typed_errors(deployment: Deployment) {
     let app = spawn_app_with(AppOptions {
         deployment,
@@ -111,7 +99,7 @@ async fn unusable_uploads_are_refused_with_typed_errors(deployment: Deployment) 
         assert_eq!(response.status(), 400, "{field}={value}");
     }
     assert_eq!(
-        job_count(&app).await,
+        app.job_count().await,
         0,
         "no job may exist for a refused upload"
     );
@@ -137,7 +125,7 @@ async fn uploads_over_the_limits_are_refused(deployment: Deployment) {
     assert!(mp3.len() < 100_000);
     let body = assert_rejected(&app, mp3, "jfk.mp3", 400, "invalid_audio").await;
     assert_eq!(body["detail"]["reason"], "audio_too_long");
-    assert_eq!(job_count(&app).await, 0);
+    assert_eq!(app.job_count().await, 0);
 }
 
 async fn a_key_with_too_many_unfinished_jobs_is_told_to_wait(deployment: Deployment) {
@@ -156,7 +144,7 @@ async fn a_key_with_too_many_unfinished_jobs_is_told_to_wait(deployment: Deploym
     app.submit(&test_file("jfk.wav"), &[]).await;
     let jfk = std::fs::read(test_file("jfk.wav")).expect("jfk");
     assert_rejected(&app, jfk, "jfk.wav", 429, "rate_limited").await;
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.job_count().await, 1);
 }
 
 on_both_deployments!(

@@ -241,6 +241,19 @@ impl TestApp {
         body["id"].as_str().expect("id").to_owned()
     }
 
+    /// How many jobs the native API lists (what a refused request must not have added to).
+    pub async fn job_count(&self) -> usize {
+        let list: Value = self
+            .get("/v1/audio/transcriptions")
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("json");
+        list["jobs"].as_array().expect("jobs").len()
+    }
+
     pub async fn job(&self, id: &str) -> Value {
         self.get(&format!("/v1/audio/transcriptions/{id}"))
             .send()
