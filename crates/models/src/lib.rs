@@ -17,6 +17,6 @@ pub mod whisper;
 pub use error::ModelError;
 pub use speaker::SpeakerEncoder;
 pub use whisper::{
-    DEFAULT_THREADS, LoadOptions, MAX_BEAM_SIZE, ModelInfo, Segment, Task, TranscribeOptions,
-    TranscribeProgress, Transcription, WhisperModel, WordTiming,
+    ComputeType, DEFAULT_THREADS, LoadOptions, MAX_BEAM_SIZE, ModelInfo, Segment, Task,
+    TranscribeOptions, TranscribeProgress, Transcription, WhisperModel, WordTiming,
 };

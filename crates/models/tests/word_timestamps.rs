@@ -6,8 +6,10 @@ mod support;
 
 use std::sync::OnceLock;
 
-use dalston_models::{TranscribeOptions, Transcription, WhisperModel, WordTiming};
-use support::fixtures::{load_model, normalise, samples};
+use dalston_models::{
+    ComputeType, LoadOptions, TranscribeOptions, Transcription, WhisperModel, WordTiming,
+};
+use support::fixtures::{load_model, load_model_with, normalise, samples};
 
 const JFK_TEXT: &str = "And so, my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
 /// (word, occurrence, end) for words of jfk.wav that end a burst of speech, read off its
@@ -30,6 +32,9 @@ const TINY_EN_JFK_WORD_ENDS_SECS: [(&str, usize, f64); 4] = [
     ("country", 1, 10.3),
 ];
 const END_TOLERANCE_SECS: f64 = 0.35;
+/// Largest mean difference of word starts and ends between int8 and float32 weights: the
+/// benchmark measured 0.003–0.007 s between Dalston int8 and faster-whisper int8.
+const MAX_MEAN_INT8_SHIFT_SECS: f64 = 0.05;
 const LIBRIVOX_CLIP: &str = "librivox/sense_and_sensibility_01_austen_64kb-0870.wav";
 
 fn base() -> &'static WhisperModel {
@@ -202,5 +207,53 @@ fn word_timestamps_can_be_turned_off() {
         texts(&without),
         texts(&with),
         "timing words changed the text"
+    );
+}
+
+#[test]
+fn int8_weights_give_the_float32_words_and_timings() {
+    let load = |compute_type| {
+        let options = LoadOptions {
+            compute_type,
+            ..LoadOptions::default()
+        };
+        load_model_with("whisper-base", &options)
+    };
+    let int8 = load(ComputeType::Int8);
+    if int8.compute_type() != ComputeType::Int8 {
+        eprintln!("skipped: this CPU has no AVX-512 VNNI, so int8 falls back to float32");
+        return;
+    }
+    let float32 = load(ComputeType::Float32);
+    assert_eq!(float32.compute_type(), ComputeType::Float32);
+
+    let audio = samples(LIBRIVOX_CLIP);
+    let options = TranscribeOptions::default();
+    let (quantised, reference) = (
+        transcribe(&int8, &audio, &options),
+        transcribe(&float32, &audio, &options),
+    );
+    assert_clean_words(&quantised);
+    let (quantised_words, reference_words) = (words(&quantised), words(&reference));
+    let spelled = |all: &[&WordTiming]| -> Vec<String> {
+        all.iter().flat_map(|w| normalise(&w.word)).collect()
+    };
+    assert_eq!(
+        spelled(&quantised_words),
+        spelled(&reference_words),
+        "int8 {}\nfloat32 {}",
+        describe(&quantised),
+        describe(&reference)
+    );
+    let pairs = quantised_words.iter().zip(&reference_words);
+    let shift: f64 = pairs
+        .map(|(a, b)| (a.start_secs - b.start_secs).abs() + (a.end_secs - b.end_secs).abs())
+        .sum::<f64>()
+        / (2 * quantised_words.len()) as f64;
+    assert!(
+        shift <= MAX_MEAN_INT8_SHIFT_SECS,
+        "mean shift {shift:.3} s: int8 {}\nfloat32 {}",
+        describe(&quantised),
+        describe(&reference)
     );
 }

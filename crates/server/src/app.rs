@@ -174,6 +174,7 @@ impl Application {
             config.engine.default_model.clone(),
             LoadOptions {
                 threads: config.engine.threads,
+                compute_type: config.engine.compute_type,
             },
         ));
         let provided = provided_engines(&config, &catalog);

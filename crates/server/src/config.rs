@@ -8,6 +8,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use dalston_models::ComputeType;
 use dalston_store::S3Settings;
 use dalston_store::postgres::redact_password;
 use figment::Figment;
@@ -204,6 +205,9 @@ pub struct EngineConfig {
     pub default_model: String,
     /// Inference threads; 0 lets the engine decide.
     pub threads: usize,
+    /// Number format of Whisper's linear layers: `auto` (int8 where the CPU has AVX-512
+    /// VNNI, else float32), `int8` or `float32`.
+    pub compute_type: ComputeType,
     /// Whisper beam width at temperature 0 (1 = greedy; faster-whisper's default is 5).
     pub beam_size: usize,
     /// Seconds a task lease lasts without a heartbeat.
@@ -253,6 +257,7 @@ impl Default for EngineConfig {
         Self {
             default_model: "whisper-base".into(),
             threads: 0,
+            compute_type: ComputeType::Auto,
             beam_size: 5,
             lease_secs: 30,
             max_attempts: 3,

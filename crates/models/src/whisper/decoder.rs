@@ -12,6 +12,7 @@ use candle_core::{Device, Tensor};
 
 use crate::ModelError;
 use crate::whisper::ct2::Ct2File;
+use crate::whisper::int8::Int8Matrix;
 use crate::whisper::kernels;
 use crate::whisper::layers::{FeedForward, LayerNorm, Linear, attend, merge_heads, split_heads};
 use crate::whisper::matvec::HalfMatrix;
@@ -72,6 +73,8 @@ impl SelfCache {
 pub(crate) struct Decoder {
     /// Token embedding `(n_vocab, d_model)`, also the output projection.
     embeddings: HalfMatrix,
+    /// The output projection in int8, when the model runs int8.
+    projection: Option<Int8Matrix>,
     positions: Tensor,
     layers: Vec<DecoderLayer>,
     norm: LayerNorm,
@@ -80,63 +83,78 @@ pub(crate) struct Decoder {
 }
 
 impl Decoder {
-    /// Loads the `decoder/…` variables.
+    /// Loads the `decoder/…` variables, with int8 linear layers and output projection when
+    /// `int8`.
     pub fn load(
         file: &Ct2File,
         hp: &Hyperparameters,
+        int8: bool,
         device: &Device,
     ) -> Result<Decoder, ModelError> {
+        // Step layers: int8, or f16 copies for the few rows of a step.
+        let for_steps = |layer: Linear| layer.quantized(int8)?.with_step_weights();
         let layers = (0..hp.decoder_layers)
             .map(|index| {
                 let prefix = format!("decoder/layer_{index}");
                 let [self_query, self_key, self_value] =
-                    Linear::load_fused(file, &format!("{prefix}/self_attention/linear_0"), device)?;
+                    Linear::load_fused(file, &format!("{prefix}/self_attention/linear_0"), device)?
+                        .map(for_steps);
                 let [cross_key, cross_value] =
-                    Linear::load_fused(file, &format!("{prefix}/attention/linear_1"), device)?;
+                    Linear::load_fused(file, &format!("{prefix}/attention/linear_1"), device)?
+                        .map(|layer| layer.quantized(int8));
                 Ok(DecoderLayer {
                     self_norm: LayerNorm::load(
                         file,
                         &format!("{prefix}/self_attention/layer_norm"),
                         device,
                     )?,
-                    self_query: self_query.with_step_weights()?,
-                    self_key: self_key.with_step_weights()?,
-                    self_value: self_value.with_step_weights()?,
-                    self_out: Linear::load(
+                    self_query: self_query?,
+                    self_key: self_key?,
+                    self_value: self_value?,
+                    self_out: for_steps(Linear::load(
                         file,
                         &format!("{prefix}/self_attention/linear_1"),
                         device,
-                    )?
-                    .with_step_weights()?,
+                    )?)?,
                     cross_norm: LayerNorm::load(
                         file,
                         &format!("{prefix}/attention/layer_norm"),
                         device,
                     )?,
-                    cross_query: Linear::load(
+                    cross_query: for_steps(Linear::load(
                         file,
                         &format!("{prefix}/attention/linear_0"),
                         device,
-                    )?
-                    .with_step_weights()?,
-                    cross_key,
-                    cross_value,
-                    cross_out: Linear::load(file, &format!("{prefix}/attention/linear_2"), device)?
-                        .with_step_weights()?,
+                    )?)?,
+                    cross_key: cross_key?,
+                    cross_value: cross_value?,
+                    cross_out: for_steps(Linear::load(
+                        file,
+                        &format!("{prefix}/attention/linear_2"),
+                        device,
+                    )?)?,
                     feed_forward: FeedForward::load(
                         file,
                         &format!("{prefix}/ffn"),
                         hp.activation,
                         device,
                     )?
+                    .quantized(int8)?
                     .with_step_weights()?,
                 })
             })
             .collect::<Result<Vec<_>, ModelError>>()?;
+        let embeddings = file.tensor("decoder/embeddings/weight", device)?;
+        let projection = if int8 {
+            let (rows, cols) = embeddings.dims2()?;
+            let weights = embeddings.flatten_all()?.to_vec1::<f32>()?;
+            Some(Int8Matrix::quantize(&weights, rows, cols))
+        } else {
+            None
+        };
         Ok(Decoder {
-            embeddings: HalfMatrix::from_tensor(
-                &file.tensor("decoder/embeddings/weight", device)?,
-            )?,
+            embeddings: HalfMatrix::from_tensor(&embeddings)?,
+            projection,
             positions: file.tensor("decoder/position_encodings/encodings", device)?,
             layers,
             norm: LayerNorm::load(file, "decoder/layer_norm", device)?,
@@ -293,6 +311,13 @@ impl Decoder {
 
     /// Vocabulary logits, one vector per row of the hidden states `(rows, d_model)`.
     pub fn logits(&self, hidden: &Tensor) -> candle_core::Result<Vec<Vec<f32>>> {
+        if let Some(projection) = &self.projection {
+            let logits = projection.matmul(&hidden.flatten_all()?.to_vec1::<f32>()?, None);
+            return Ok(logits
+                .chunks_exact(projection.out())
+                .map(<[f32]>::to_vec)
+                .collect());
+        }
         let rows = hidden.to_vec2::<f32>()?;
         if rows.len() > 1 {
             return Ok(self.embeddings.matmul_rows(&rows));

@@ -53,10 +53,11 @@ pub(crate) struct Encoder {
 }
 
 impl Encoder {
-    /// Loads the `encoder/…` variables.
+    /// Loads the `encoder/…` variables, with int8 linear layers when `int8`.
     pub fn load(
         file: &Ct2File,
         hp: &Hyperparameters,
+        int8: bool,
         device: &Device,
     ) -> Result<Encoder, ModelError> {
         let positions = match file.get("encoder/position_encodings/encodings") {
@@ -68,7 +69,8 @@ impl Encoder {
             .map(|index| {
                 let prefix = format!("encoder/layer_{index}");
                 let [query, key, value] =
-                    Linear::load_fused(file, &format!("{prefix}/self_attention/linear_0"), device)?;
+                    Linear::load_fused(file, &format!("{prefix}/self_attention/linear_0"), device)?
+                        .map(|layer| layer.quantized(int8));
                 Ok(EncoderLayer {
                     attention: SelfAttention {
                         norm: LayerNorm::load(
@@ -76,14 +78,15 @@ impl Encoder {
                             &format!("{prefix}/self_attention/layer_norm"),
                             device,
                         )?,
-                        query,
-                        key,
-                        value,
+                        query: query?,
+                        key: key?,
+                        value: value?,
                         out: Linear::load(
                             file,
                             &format!("{prefix}/self_attention/linear_1"),
                             device,
-                        )?,
+                        )?
+                        .quantized(int8)?,
                         heads: hp.encoder_heads,
                         scale: 1.0 / (head_dim as f64).sqrt(),
                     },
@@ -92,7 +95,8 @@ impl Encoder {
                         &format!("{prefix}/ffn"),
                         hp.activation,
                         device,
-                    )?,
+                    )?
+                    .quantized(int8)?,
                 })
             })
             .collect::<Result<Vec<_>, ModelError>>()?;

@@ -8,6 +8,7 @@ use candle_core::{Device, Tensor};
 
 use crate::ModelError;
 use crate::whisper::ct2::Ct2File;
+use crate::whisper::int8::Int8Matrix;
 use crate::whisper::kernels;
 use crate::whisper::matvec::HalfMatrix;
 
@@ -53,16 +54,24 @@ impl Activation {
 }
 
 /// `y = x·Wᵀ + b` over rows of `x`.
-pub(crate) struct Linear {
-    /// The weight transposed to `(in, out)`, contiguous, for `gemm` on many rows.
-    weight_t: Tensor,
-    bias: Option<Tensor>,
-    /// An f16 copy for single-row products (decoder steps), when enabled.
-    step: Option<StepWeights>,
+/// How a layer's weight is held decides the kernel that multiplies by it.
+pub(crate) enum Linear {
+    /// f32 transposed to `(in, out)`, contiguous, for `gemm` on many rows; with an f16 copy
+    /// for the few rows of decoder steps when enabled.
+    Float {
+        weight_t: Tensor,
+        bias: Option<Tensor>,
+        step: Option<StepWeights>,
+    },
+    /// int8 per output channel, for any number of rows (see [`crate::whisper::int8`]).
+    Int8 {
+        weight: Int8Matrix,
+        bias: Option<Vec<f32>>,
+    },
 }
 
 /// The weight in f16 `(out, in)` and the bias as a plain vector, for [`HalfMatrix::matvec`].
-struct StepWeights {
+pub(crate) struct StepWeights {
     weight: HalfMatrix,
     bias: Option<Vec<f32>>,
 }
@@ -81,24 +90,49 @@ impl Linear {
 
     /// A layer from a `(out, in)` weight, as PyTorch and CTranslate2 store it.
     pub fn new(weight: &Tensor, bias: Option<Tensor>) -> Result<Linear, ModelError> {
-        Ok(Linear {
+        Ok(Linear::Float {
             weight_t: weight.t()?.contiguous()?,
             bias,
             step: None,
         })
     }
 
-    /// Adds an f16 copy of the weight used when `forward` gets a single row: decoder steps
-    /// are bound by the bytes of weight they read (see [`crate::whisper::matvec`]).
-    pub fn with_step_weights(mut self) -> Result<Linear, ModelError> {
-        let bias = match &self.bias {
-            Some(bias) => Some(bias.to_vec1::<f32>()?),
-            None => None,
+    /// The layer in the number format `int8` asks for: int8 weights when true, else as
+    /// loaded. Call before [`Linear::with_step_weights`], which an int8 layer does not need.
+    pub fn quantized(self, int8: bool) -> Result<Linear, ModelError> {
+        let Linear::Float { weight_t, bias, .. } = &self else {
+            return Ok(self);
         };
-        self.step = Some(StepWeights {
-            weight: HalfMatrix::from_tensor(&self.weight_t.t()?)?,
+        if !int8 {
+            return Ok(self);
+        }
+        let (inner, out) = weight_t.dims2()?;
+        let weight = weight_t
+            .t()?
+            .contiguous()?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        Ok(Linear::Int8 {
+            weight: Int8Matrix::quantize(&weight, out, inner),
+            bias: bias_values(bias.as_ref())?,
+        })
+    }
+
+    /// Adds an f16 copy of the weight used when `forward` gets a single row: decoder steps
+    /// are bound by the bytes of weight they read (see [`crate::whisper::matvec`]). An int8
+    /// layer is left as it is: it reads a quarter of the f32 bytes already.
+    pub fn with_step_weights(mut self) -> Result<Linear, ModelError> {
+        if let Linear::Float {
+            weight_t,
             bias,
-        });
+            step,
+        } = &mut self
+        {
+            *step = Some(StepWeights {
+                weight: HalfMatrix::from_tensor(&weight_t.t()?)?,
+                bias: bias_values(bias.as_ref())?,
+            });
+        }
         Ok(self)
     }
 
@@ -137,7 +171,19 @@ impl Linear {
 
     /// Applies the layer to `x` of shape `(rows, in)`.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        if let Some(step) = &self.step {
+        let (weight_t, bias, step) = match self {
+            Linear::Int8 { weight, bias } => {
+                let rows = x.dim(0)?;
+                let y = weight.matmul(&x.flatten_all()?.to_vec1::<f32>()?, bias.as_deref());
+                return Tensor::from_vec(y, (rows, weight.out()), x.device());
+            }
+            Linear::Float {
+                weight_t,
+                bias,
+                step,
+            } => (weight_t, bias, step),
+        };
+        if let Some(step) = step {
             let rows = x.dim(0)?;
             if rows == 1 {
                 let y = step
@@ -159,12 +205,16 @@ impl Linear {
                 return Tensor::from_vec(y.concat(), (rows, width), x.device());
             }
         }
-        let y = x.matmul(&self.weight_t)?;
-        match &self.bias {
+        let y = x.matmul(weight_t)?;
+        match bias {
             Some(bias) => y.broadcast_add(bias),
             None => Ok(y),
         }
     }
+}
+
+fn bias_values(bias: Option<&Tensor>) -> candle_core::Result<Option<Vec<f32>>> {
+    bias.map(Tensor::to_vec1::<f32>).transpose()
 }
 
 /// Layer normalisation with learned scale and shift.
@@ -211,6 +261,15 @@ impl FeedForward {
         })
     }
 
+    /// See [`Linear::quantized`].
+    pub fn quantized(self, int8: bool) -> Result<FeedForward, ModelError> {
+        Ok(FeedForward {
+            up: self.up.quantized(int8)?,
+            down: self.down.quantized(int8)?,
+            ..self
+        })
+    }
+
     /// See [`Linear::with_step_weights`].
     pub fn with_step_weights(self) -> Result<FeedForward, ModelError> {
         Ok(FeedForward {
@@ -244,10 +303,46 @@ pub(crate) fn merge_heads(x: &Tensor) -> candle_core::Result<Tensor> {
         .reshape((time, heads * head_dim))
 }
 
-/// Softmax attention: `q` is `(heads, n, d)` already scaled by `1/√d`, `k_t` is the keys
-/// transposed to `(heads, d, t)`, `v` is `(heads, t, d)`; `mask` (`(n, t)`, 0 or −∞) is added
-/// to the scores when given.
+/// Softmax attention: `q` is `(heads, n, d)` (or with more leading batch axes) already scaled
+/// by `1/√d`, `k_t` is the keys transposed to `(heads, d, t)`, `v` is `(heads, t, d)`; `mask`
+/// (`(n, t)`, 0 or −∞) is added to the scores when given.
+///
+/// Queries go through in blocks whose scores stay under [`SCORE_BLOCK_BYTES`]: the encoder's
+/// full `(8, 1500, 1500)` scores are 72 MB, which the allocator maps fresh for every layer
+/// (page faults and zeroing were 15 % of a run) and which no cache holds.
 pub(crate) fn attend(
+    q: &Tensor,
+    k_t: &Tensor,
+    v: &Tensor,
+    mask: Option<&Tensor>,
+) -> candle_core::Result<Tensor> {
+    // Queries are the second-to-last axis; any leading axes (heads, sequences) are batch.
+    let rows_axis = q.rank().saturating_sub(2);
+    let n = q.dim(rows_axis)?;
+    let batch: usize = q.dims()[..rows_axis].iter().product();
+    let keys = k_t.dim(k_t.rank().saturating_sub(1))?;
+    let block = (SCORE_BLOCK_BYTES / (batch * keys * 4).max(1)).max(1);
+    if n <= block {
+        return attend_block(q, k_t, v, mask);
+    }
+    let blocks = (0..n)
+        .step_by(block)
+        .map(|start| {
+            let rows = block.min(n - start);
+            let mask = match mask {
+                Some(mask) => Some(mask.narrow(0, start, rows)?),
+                None => None,
+            };
+            attend_block(&q.narrow(rows_axis, start, rows)?, k_t, v, mask.as_ref())
+        })
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    Tensor::cat(&blocks, rows_axis)
+}
+
+/// Bytes of attention scores computed at once (see [`attend`]).
+const SCORE_BLOCK_BYTES: usize = 4 << 20;
+
+fn attend_block(
     q: &Tensor,
     k_t: &Tensor,
     v: &Tensor,
@@ -323,6 +418,37 @@ mod tests {
             out.to_vec3::<f32>().unwrap(),
             vec![vec![vec![7.0, 8.0, 9.0]; 2]]
         );
+    }
+
+    #[test]
+    fn attention_in_query_blocks_equals_one_block() {
+        // 1024 keys make blocks of 1024 queries; 1100 queries take two, with a mask.
+        let (queries, keys, dim) = (1100, 1024, 4);
+        let ramp = |count: usize, step: f32| {
+            (0..count)
+                .map(|i| ((i * 37) % 101) as f32 * step - 1.0)
+                .collect::<Vec<f32>>()
+        };
+        let q =
+            Tensor::from_vec(ramp(queries * dim, 0.02), (1, queries, dim), &Device::Cpu).unwrap();
+        let k_t = Tensor::from_vec(ramp(dim * keys, 0.015), (1, dim, keys), &Device::Cpu).unwrap();
+        let v = Tensor::from_vec(ramp(keys * dim, 0.01), (1, keys, dim), &Device::Cpu).unwrap();
+        let mask = causal_like_mask(queries, keys);
+        let blocked = attend(&q, &k_t, &v, Some(&mask)).unwrap();
+        let whole = attend_block(&q, &k_t, &v, Some(&mask)).unwrap();
+        assert_eq!(blocked.dims(), &[1, queries, dim]);
+        assert_eq!(
+            blocked.to_vec3::<f32>().unwrap(),
+            whole.to_vec3::<f32>().unwrap()
+        );
+    }
+
+    /// Query `i` sees keys `0..=i` (all keys for the queries past the last key).
+    fn causal_like_mask(queries: usize, keys: usize) -> Tensor {
+        let data: Vec<f32> = (0..queries)
+            .flat_map(|i| (0..keys).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
+            .collect();
+        Tensor::from_vec(data, (queries, keys), &Device::Cpu).unwrap()
     }
 
     #[test]

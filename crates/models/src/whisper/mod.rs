@@ -18,6 +18,7 @@ mod decode;
 mod decoder;
 mod dtw;
 mod encoder;
+mod int8;
 mod kernels;
 mod language;
 mod layers;
@@ -42,8 +43,8 @@ use std::path::Path;
 use candle_core::Device;
 
 pub use self::options::{
-    LoadOptions, ModelInfo, Segment, Task, TranscribeOptions, TranscribeProgress, Transcription,
-    WordTiming,
+    ComputeType, LoadOptions, ModelInfo, Segment, Task, TranscribeOptions, TranscribeProgress,
+    Transcription, WordTiming,
 };
 pub use self::threads::DEFAULT_THREADS;
 pub use self::transcribe::MAX_BEAM_SIZE;
@@ -66,6 +67,8 @@ pub struct WhisperModel {
     mel: MelFrontEnd,
     pool: rayon::ThreadPool,
     threads: usize,
+    /// What the linear layers run in: [`ComputeType::Int8`] or [`ComputeType::Float32`].
+    compute_type: ComputeType,
     /// Decoder cross-attention (layer, head) pairs that follow the audio, for word timing.
     alignment_heads: Vec<(usize, usize)>,
 }
@@ -82,7 +85,8 @@ impl std::fmt::Debug for WhisperModel {
 impl WhisperModel {
     /// Loads a CTranslate2 Whisper directory (`model.bin` + `config.json` + `vocabulary.txt`).
     ///
-    /// Half-precision and int8 weights are widened to f32 at load.
+    /// Weights are widened to f32 at load, or quantised to int8 as `options.compute_type`
+    /// says.
     ///
     /// # Errors
     /// [`ModelError::MissingFile`] when a required file is absent, [`ModelError::InvalidModel`]
@@ -91,7 +95,13 @@ impl WhisperModel {
     pub fn load(dir: &Path, options: &LoadOptions) -> Result<WhisperModel, ModelError> {
         let started = std::time::Instant::now();
         let model_path = dir.join("model.bin");
-        let net = WhisperNet::load(&model_path, &Device::Cpu)?;
+        let int8 = options.compute_type.resolve_int8();
+        let compute_type = if int8 {
+            ComputeType::Int8
+        } else {
+            ComputeType::Float32
+        };
+        let net = WhisperNet::load(&model_path, int8, &Device::Cpu)?;
         let config = Ct2Config::read(&dir.join("config.json"))?;
         let tokenizer = Tokenizer::load(dir)?;
         if tokenizer.vocab_size() != net.hp.n_vocab {
@@ -139,6 +149,7 @@ impl WhisperModel {
         tracing::info!(
             model = %info.name,
             threads,
+            compute_type = %compute_type,
             layers = net.hp.encoder_layers,
             width = net.hp.d_model,
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -152,6 +163,7 @@ impl WhisperModel {
             filters,
             pool,
             threads,
+            compute_type,
             alignment_heads,
         })
     }
@@ -159,6 +171,11 @@ impl WhisperModel {
     /// What the model is: name, languages, input size.
     pub fn info(&self) -> &ModelInfo {
         &self.info
+    }
+
+    /// What the linear layers compute in, as loaded on this CPU (never `Auto`).
+    pub fn compute_type(&self) -> ComputeType {
+        self.compute_type
     }
 
     /// Number of inference threads this model runs with.

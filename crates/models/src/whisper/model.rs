@@ -104,13 +104,14 @@ pub(crate) struct WhisperNet {
 }
 
 impl WhisperNet {
-    /// Loads `model.bin` from `path`, widening the weights to f32.
-    pub fn load(path: &Path, device: &Device) -> Result<WhisperNet, ModelError> {
+    /// Loads `model.bin` from `path`, widening the weights to f32, or quantising the linear
+    /// layers to int8 when `int8`.
+    pub fn load(path: &Path, int8: bool, device: &Device) -> Result<WhisperNet, ModelError> {
         let file = Ct2File::read(path)?;
         let hp = Hyperparameters::read(&file)?;
         tracing::debug!(path = %path.display(), revision = file.revision, ?hp, "whisper weights read");
-        let encoder = Encoder::load(&file, &hp, device)?;
-        let decoder = Decoder::load(&file, &hp, device)?;
+        let encoder = Encoder::load(&file, &hp, int8, device)?;
+        let decoder = Decoder::load(&file, &hp, int8, device)?;
         Ok(WhisperNet {
             hp,
             encoder,

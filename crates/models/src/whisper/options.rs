@@ -8,6 +8,67 @@ use std::sync::atomic::AtomicBool;
 pub struct LoadOptions {
     /// Threads for inference; 0 picks [`super::DEFAULT_THREADS`] capped at the machine's CPUs.
     pub threads: usize,
+    /// Number format of the linear layers' weights.
+    pub compute_type: ComputeType,
+}
+
+/// How the linear layers (nearly all of the arithmetic) compute, as faster-whisper's
+/// `compute_type`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComputeType {
+    /// int8 where the CPU has the int8 kernel's instructions (AVX-512 VNNI), else float32.
+    #[default]
+    Auto,
+    /// Weights quantised to int8 per output channel, activations per row (CTranslate2's
+    /// scheme); a CPU without AVX-512 VNNI falls back to float32 with a warning.
+    Int8,
+    /// The weights as stored, widened to f32 (f16 copies for decoder steps).
+    Float32,
+}
+
+impl ComputeType {
+    /// Whether the linear layers run int8 on this CPU.
+    pub(crate) fn resolve_int8(self) -> bool {
+        let supported = crate::whisper::int8::Int8Matrix::supported();
+        match self {
+            ComputeType::Auto => supported,
+            ComputeType::Int8 => {
+                if !supported {
+                    tracing::warn!(
+                        "compute type int8 needs AVX-512 VNNI, which this CPU lacks: using float32"
+                    );
+                }
+                supported
+            }
+            ComputeType::Float32 => false,
+        }
+    }
+}
+
+impl std::fmt::Display for ComputeType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ComputeType::Auto => "auto",
+            ComputeType::Int8 => "int8",
+            ComputeType::Float32 => "float32",
+        })
+    }
+}
+
+impl std::str::FromStr for ComputeType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ComputeType, String> {
+        match s {
+            "auto" | "default" => Ok(ComputeType::Auto),
+            "int8" => Ok(ComputeType::Int8),
+            "float32" | "f32" => Ok(ComputeType::Float32),
+            other => Err(format!(
+                "unknown compute type {other:?} (auto, int8 or float32)"
+            )),
+        }
+    }
 }
 
 /// What a loaded model is.

@@ -10,15 +10,20 @@ use super::wav::read_wav;
 
 pub use dalston_testkit::fixtures::{models_dir, test_data};
 
-/// Loads a model directory by name (`whisper-base`, `whisper-tiny.en`).
+/// Loads a model directory by name (`whisper-base`, `whisper-tiny.en`) with the defaults.
 pub fn load_model(name: &str) -> WhisperModel {
+    load_model_with(name, &LoadOptions::default())
+}
+
+/// Loads a model directory by name with the given options.
+pub fn load_model_with(name: &str, options: &LoadOptions) -> WhisperModel {
     let dir = models_dir().join(name);
     assert!(
         dir.join("model.bin").is_file(),
         "model {} is missing: run scripts/fetch-models (or set DALSTON_MODELS_DIR)",
         dir.display()
     );
-    match WhisperModel::load(&dir, &LoadOptions { threads: 0 }) {
+    match WhisperModel::load(&dir, options) {
         Ok(model) => model,
         Err(err) => panic!("model {name} does not load: {err}"),
     }

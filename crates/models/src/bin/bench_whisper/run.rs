@@ -2,19 +2,20 @@
 //! factor and the text, per file; with `--json OUT` also writes the run for `compare`.
 //!
 //! `bench_whisper [--model DIR] [--threads N] [--repeat N] [--language CODE] [--beam-size N]
-//! [--segments] [--words] [--no-word-timestamps] [--json OUT] FILE.wav...` (16 kHz mono 16-bit
-//! PCM). `--words` prints each word's times; `--no-word-timestamps` skips the word alignment
-//! pass (to measure its cost). With `--repeat`, the JSON keeps each file's median wall time.
+//! [--compute-type auto|int8|float32] [--segments] [--words] [--no-word-timestamps]
+//! [--json OUT] FILE.wav...` (16 kHz mono 16-bit PCM). `--words` prints each word's times;
+//! `--no-word-timestamps` skips the word alignment pass (to measure its cost). With `--repeat`,
+//! the JSON keeps each file's median wall time.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use dalston_models::{LoadOptions, TranscribeOptions, WhisperModel};
+use dalston_models::{ComputeType, LoadOptions, TranscribeOptions, WhisperModel};
 
 use crate::report::{self, EngineRun, FileRun, Word};
 use crate::wav;
 
-const USAGE: &str = "usage: bench_whisper [--model DIR] [--threads N] [--repeat N] [--language CODE] [--beam-size N] [--segments] [--words] [--no-word-timestamps] [--json OUT] FILE.wav...";
+const USAGE: &str = "usage: bench_whisper [--model DIR] [--threads N] [--repeat N] [--language CODE] [--beam-size N] [--compute-type auto|int8|float32] [--segments] [--words] [--no-word-timestamps] [--json OUT] FILE.wav...";
 
 struct Args {
     model: PathBuf,
@@ -25,6 +26,7 @@ struct Args {
     words: bool,
     word_timestamps: bool,
     beam_size: usize,
+    compute_type: ComputeType,
     json: Option<PathBuf>,
     files: Vec<PathBuf>,
 }
@@ -45,6 +47,7 @@ fn parse_args(mut iter: impl Iterator<Item = String>) -> Result<Args, String> {
         words: false,
         word_timestamps: true,
         beam_size: TranscribeOptions::default().beam_size,
+        compute_type: ComputeType::Auto,
         json: None,
         files: Vec::new(),
     };
@@ -74,6 +77,11 @@ fn parse_args(mut iter: impl Iterator<Item = String>) -> Result<Args, String> {
                     .parse()
                     .map_err(|e| format!("--beam-size: {e}"))?
             }
+            "--compute-type" => {
+                args.compute_type = value("--compute-type")?
+                    .parse()
+                    .map_err(|e| format!("--compute-type: {e}"))?
+            }
             "--json" => args.json = Some(PathBuf::from(value("--json")?)),
             "-h" | "--help" => return Err(USAGE.to_string()),
             _ => args.files.push(PathBuf::from(arg)),
@@ -93,13 +101,15 @@ pub fn main(arguments: impl Iterator<Item = String>) -> Result<(), Box<dyn std::
         &args.model,
         &LoadOptions {
             threads: args.threads,
+            compute_type: args.compute_type,
         },
     )?;
     let load_secs = started.elapsed().as_secs_f64();
     println!(
-        "model {} ({} threads) loaded in {load_secs:.2} s",
+        "model {} ({} threads, {}) loaded in {load_secs:.2} s",
         model.info().name,
         model.threads(),
+        model.compute_type(),
     );
     let options = TranscribeOptions {
         language: args.language.clone(),
@@ -184,7 +194,11 @@ pub fn main(arguments: impl Iterator<Item = String>) -> Result<(), Box<dyn std::
     if let Some(json) = &args.json {
         EngineRun {
             engine: "dalston".to_string(),
-            version: format!("dalston-models {}", env!("CARGO_PKG_VERSION")),
+            version: format!(
+                "dalston-models {}, {}",
+                env!("CARGO_PKG_VERSION"),
+                model.compute_type()
+            ),
             model: args.model.display().to_string(),
             threads: model.threads(),
             beam_size: args.beam_size,
