@@ -244,16 +244,14 @@ impl Int8Matrix {
                 let w = &self.packed[panel * panel_stride..(panel + tile_panels) * panel_stride];
                 let tile_width = tile_panels * PANEL;
                 let sums = &mut sums[..tile_rows * tile_width];
-                kernel.tile(
+                let operands = TileOperands {
                     a,
-                    activations.stride,
+                    stride: activations.stride,
                     w,
                     panel_stride,
-                    self.quads,
-                    tile_rows,
-                    tile_panels,
-                    sums,
-                );
+                    quads: self.quads,
+                };
+                kernel.tile(&operands, tile_rows, tile_panels, sums);
                 // Dequantise the real columns of this tile.
                 let column0 = panel * PANEL;
                 let real = (column0 + tile_width).min(self.out) - column0;
@@ -314,34 +312,38 @@ enum Kernel {
     Portable,
 }
 
+/// What a tile multiplies: activation rows `stride` bytes apart in `a`, weight panels
+/// `panel_stride` bytes apart in `w`, over `quads` quads of inputs.
+struct TileOperands<'a> {
+    a: &'a [u8],
+    stride: usize,
+    w: &'a [i8],
+    panel_stride: usize,
+    quads: usize,
+}
+
 impl Kernel {
-    /// `sums[r·16·panels + p·16 + l] = Σ_k a[r][k] · w[p][k][l]` for `rows` activation rows
-    /// (`stride` bytes apart) and `panels` weight panels (`panel_stride` bytes apart).
-    #[allow(clippy::too_many_arguments)]
-    fn tile(
-        self,
-        a: &[u8],
-        stride: usize,
-        w: &[i8],
-        panel_stride: usize,
-        quads: usize,
-        rows: usize,
-        panels: usize,
-        sums: &mut [i32],
-    ) {
+    /// `sums[r·16·panels + p·16 + l] = Σ_k a[r][k] · w[p][k][l]` for the first `rows`
+    /// activation rows and `panels` weight panels of `operands`.
+    fn tile(self, operands: &TileOperands<'_>, rows: usize, panels: usize, sums: &mut [i32]) {
+        let TileOperands {
+            a,
+            stride,
+            w,
+            panel_stride,
+            quads,
+        } = *operands;
         assert!(a.len() >= rows * stride && stride >= quads * QUAD);
         assert!(w.len() >= panels * panel_stride && panel_stride >= quads * PANEL_QUAD_BYTES);
         assert!(sums.len() >= rows * panels * PANEL);
         match self {
-            Kernel::Portable => {
-                portable_tile(a, stride, w, panel_stride, quads, rows, panels, sums)
-            }
+            Kernel::Portable => portable_tile(operands, rows, panels, sums),
             #[cfg(target_arch = "x86_64")]
             Kernel::Vnni => {
                 assert!(Int8Matrix::supported());
                 // SAFETY: the CPU features were detected just above, and the slice lengths
                 // asserted cover every load of the tile.
-                unsafe { vnni::tile(a, stride, w, panel_stride, quads, rows, panels, sums) }
+                unsafe { vnni::tile(operands, rows, panels, sums) }
             }
             #[cfg(not(target_arch = "x86_64"))]
             Kernel::Vnni => unreachable!("the int8 kernel is x86-64 only"),
@@ -349,17 +351,14 @@ impl Kernel {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn portable_tile(
-    a: &[u8],
-    stride: usize,
-    w: &[i8],
-    panel_stride: usize,
-    quads: usize,
-    rows: usize,
-    panels: usize,
-    sums: &mut [i32],
-) {
+fn portable_tile(operands: &TileOperands<'_>, rows: usize, panels: usize, sums: &mut [i32]) {
+    let TileOperands {
+        a,
+        stride,
+        w,
+        panel_stride,
+        quads,
+    } = *operands;
     let width = panels * PANEL;
     for r in 0..rows {
         for p in 0..panels {
@@ -386,20 +385,15 @@ mod vnni {
         _mm512_storeu_si512,
     };
 
-    use super::{PANEL, PANEL_QUAD_BYTES, QUAD, TILE_PANELS, TILE_ROWS};
+    use super::{PANEL, PANEL_QUAD_BYTES, QUAD, TILE_PANELS, TILE_ROWS, TileOperands};
 
     /// Dispatches a tile to the register-blocked kernel of its exact size.
     ///
     /// # Safety
     /// The CPU must have AVX-512 F, BW and VNNI, and the slices must hold what
     /// [`super::Kernel::tile`] asserts.
-    #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn tile(
-        a: &[u8],
-        stride: usize,
-        w: &[i8],
-        panel_stride: usize,
-        quads: usize,
+        operands: &TileOperands<'_>,
         rows: usize,
         panels: usize,
         sums: &mut [i32],
@@ -408,9 +402,9 @@ mod vnni {
             ($($r:literal),*) => {
                 match (rows, panels) {
                     $(
-                        ($r, 1) => unsafe { block::<$r, 1>(a, stride, w, panel_stride, quads, sums) },
-                        ($r, 2) => unsafe { block::<$r, 2>(a, stride, w, panel_stride, quads, sums) },
-                        ($r, 3) => unsafe { block::<$r, 3>(a, stride, w, panel_stride, quads, sums) },
+                        ($r, 1) => unsafe { block::<$r, 1>(operands, sums) },
+                        ($r, 2) => unsafe { block::<$r, 2>(operands, sums) },
+                        ($r, 3) => unsafe { block::<$r, 3>(operands, sums) },
                     )*
                     _ => unreachable!("tiles are at most {TILE_ROWS} × {TILE_PANELS}"),
                 }
@@ -421,14 +415,14 @@ mod vnni {
 
     /// `R` rows × `P` panels, every accumulator in a register for the whole inner loop.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    unsafe fn block<const R: usize, const P: usize>(
-        a: &[u8],
-        stride: usize,
-        w: &[i8],
-        panel_stride: usize,
-        quads: usize,
-        sums: &mut [i32],
-    ) {
+    unsafe fn block<const R: usize, const P: usize>(operands: &TileOperands<'_>, sums: &mut [i32]) {
+        let TileOperands {
+            a,
+            stride,
+            w,
+            panel_stride,
+            quads,
+        } = *operands;
         let mut acc = [[_mm512_setzero_si512(); P]; R];
         let a = a.as_ptr();
         let w = w.as_ptr();
