@@ -6,10 +6,14 @@
 //! `u16` length that counts a trailing NUL, the bytes, and the NUL. Rank-0 variables carry
 //! hyper-parameters such as `encoder/num_heads`.
 //!
-//! The whole file is read once and variables are kept as byte ranges into it, so that loading
-//! converts each tensor straight from the file buffer without a second copy of the weights.
+//! Parsing reads the header of every variable and skips its data, keeping where the data is;
+//! loading then reads one variable at a time as it converts it. The whole file (145 MB for
+//! base) is never in memory next to the converted weights: holding it was a third of the
+//! engine's peak memory.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -58,21 +62,29 @@ impl Ct2DType {
 pub(crate) struct Variable {
     pub shape: Vec<usize>,
     pub dtype: Ct2DType,
-    bytes: Range<usize>,
+    bytes: Range<u64>,
+    /// The value of a rank-0 integer variable (a hyper-parameter), read while parsing.
+    scalar: Option<i64>,
 }
+
+/// What a file is read from: a file on disk, or bytes in memory in tests.
+trait Source: Read + Seek {}
+
+impl<T: Read + Seek> Source for T {}
 
 /// A parsed `model.bin`: the variables by name, with aliases resolved on lookup.
 pub(crate) struct Ct2File {
     path: PathBuf,
     pub spec: String,
     pub revision: u32,
-    data: Vec<u8>,
+    /// Loading is single-threaded and reads through `&self`.
+    source: RefCell<Box<dyn Source>>,
     variables: HashMap<String, Variable>,
     aliases: HashMap<String, String>,
 }
 
 impl Ct2File {
-    /// Reads and parses the file at `path`.
+    /// Opens and parses the file at `path`; variables are read from it as they are asked for.
     ///
     /// # Errors
     /// [`ModelError::MissingFile`] when it does not exist, [`ModelError::Io`] when it cannot be
@@ -83,23 +95,20 @@ impl Ct2File {
                 path: path.to_path_buf(),
             });
         }
-        let data = std::fs::read(path).map_err(|source| ModelError::Io {
+        let file = std::fs::File::open(path).map_err(|source| ModelError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        Ct2File::parse(data, path)
+        Ct2File::parse(Box::new(BufReader::new(file)), path)
     }
 
-    /// Parses a file already in memory; `path` is only used in error messages.
-    pub fn parse(data: Vec<u8>, path: &Path) -> Result<Ct2File, ModelError> {
+    /// Parses the file `source` holds; `path` names it in error messages.
+    fn parse(mut source: Box<dyn Source>, path: &Path) -> Result<Ct2File, ModelError> {
         let invalid = |reason: String| ModelError::InvalidModel {
             path: path.to_path_buf(),
             reason,
         };
-        let mut cursor = Cursor {
-            data: &data,
-            pos: 0,
-        };
+        let mut cursor = Cursor::new(&mut source).map_err(invalid)?;
         let version = cursor.u32().map_err(invalid)?;
         if version != SUPPORTED_VERSION {
             return Err(invalid(format!(
@@ -125,7 +134,7 @@ impl Ct2File {
             path: path.to_path_buf(),
             spec,
             revision,
-            data,
+            source: RefCell::new(source),
             variables,
             aliases,
         })
@@ -153,17 +162,46 @@ impl Ct2File {
 
     /// Value of a rank-0 integer variable (a hyper-parameter such as `encoder/num_heads`).
     pub fn scalar(&self, name: &str) -> Option<i64> {
-        let variable = self.get(name)?;
-        if !variable.shape.is_empty() {
-            return None;
+        self.get(name)?.scalar
+    }
+
+    /// The stored bytes of `variable`, read from the file.
+    fn bytes(&self, name: &str, variable: &Variable) -> Result<Vec<u8>, ModelError> {
+        let io = |source| ModelError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let mut source = self.source.borrow_mut();
+        source
+            .seek(SeekFrom::Start(variable.bytes.start))
+            .map_err(io)?;
+        let len = usize::try_from(variable.bytes.end - variable.bytes.start)
+            .map_err(|_| self.invalid(format!("variable {name} does not fit in memory")))?;
+        let mut bytes = vec![0; len];
+        source.read_exact(&mut bytes).map_err(io)?;
+        Ok(bytes)
+    }
+
+    /// The raw f16 values of `name` when it is stored as f16, else `None`: for weights kept in
+    /// f16, without widening them to f32 on the way.
+    ///
+    /// # Errors
+    /// [`ModelError::InvalidModel`] when the variable is absent, [`ModelError::Io`] when it
+    /// cannot be read.
+    pub fn half_bits(&self, name: &str) -> Result<Option<Vec<u16>>, ModelError> {
+        let variable = self
+            .get(name)
+            .ok_or_else(|| self.invalid(format!("missing variable {name}")))?;
+        if variable.dtype != Ct2DType::F16 {
+            return Ok(None);
         }
-        let bytes = &self.data[variable.bytes.clone()];
-        match variable.dtype {
-            Ct2DType::I8 => bytes.first().map(|&b| i64::from(b as i8)),
-            Ct2DType::I16 => Some(i64::from(i16::from_le_bytes(bytes.try_into().ok()?))),
-            Ct2DType::I32 => Some(i64::from(i32::from_le_bytes(bytes.try_into().ok()?))),
-            Ct2DType::F32 | Ct2DType::F16 | Ct2DType::Bf16 => None,
-        }
+        let bytes = self.bytes(name, variable)?;
+        Ok(Some(
+            bytes
+                .chunks_exact(2)
+                .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+                .collect(),
+        ))
     }
 
     /// The variable called `name` as an f32 tensor on `device`.
@@ -177,7 +215,7 @@ impl Ct2File {
         let variable = self
             .get(name)
             .ok_or_else(|| self.invalid(format!("missing variable {name}")))?;
-        let bytes = &self.data[variable.bytes.clone()];
+        let bytes = &self.bytes(name, variable)?;
         let shape = variable.shape.as_slice();
         let tensor =
             match variable.dtype {
@@ -243,49 +281,77 @@ fn dequantise_rows(mut values: Vec<f32>, scales: &[f32], columns: usize) -> Vec<
     values
 }
 
-/// A bounds-checked reader over the file bytes; errors are plain reasons, given a path later.
+/// A bounds-checked reader over the file's header fields that skips variables' data;
+/// errors are plain reasons, given a path later.
 struct Cursor<'a> {
-    data: &'a [u8],
-    pos: usize,
+    source: &'a mut dyn Source,
+    pos: u64,
+    len: u64,
 }
 
-impl Cursor<'_> {
-    fn take(&mut self, len: usize) -> Result<Range<usize>, String> {
-        let end = self
-            .pos
-            .checked_add(len)
-            .filter(|&end| end <= self.data.len())
-            .ok_or_else(|| format!("file truncated at byte {} (wanted {len} more)", self.pos))?;
-        let range = self.pos..end;
-        self.pos = end;
-        Ok(range)
+impl<'a> Cursor<'a> {
+    fn new(source: &'a mut dyn Source) -> Result<Cursor<'a>, String> {
+        let len = source
+            .seek(SeekFrom::End(0))
+            .and_then(|len| source.rewind().map(|()| len))
+            .map_err(|err| format!("cannot read the file: {err}"))?;
+        Ok(Cursor {
+            source,
+            pos: 0,
+            len,
+        })
+    }
+
+    /// Where the next `len` bytes are, checked against the file's length.
+    fn span(&self, len: usize) -> Result<Range<u64>, String> {
+        self.pos
+            .checked_add(len as u64)
+            .filter(|&end| end <= self.len)
+            .map(|end| self.pos..end)
+            .ok_or_else(|| format!("file truncated at byte {} (wanted {len} more)", self.pos))
+    }
+
+    fn take(&mut self, len: usize) -> Result<Vec<u8>, String> {
+        let span = self.span(len)?;
+        let mut bytes = vec![0; len];
+        self.source
+            .read_exact(&mut bytes)
+            .map_err(|err| format!("cannot read byte {}: {err}", self.pos))?;
+        self.pos = span.end;
+        Ok(bytes)
+    }
+
+    /// Steps over `len` bytes without reading them, returning where they are.
+    fn skip(&mut self, len: usize) -> Result<Range<u64>, String> {
+        let span = self.span(len)?;
+        self.source
+            .seek(SeekFrom::Start(span.end))
+            .map_err(|err| format!("cannot seek to byte {}: {err}", span.end))?;
+        self.pos = span.end;
+        Ok(span)
     }
 
     fn u8(&mut self) -> Result<u8, String> {
-        let range = self.take(1)?;
-        Ok(self.data[range.start])
+        Ok(self.take(1)?[0])
     }
 
     fn u16(&mut self) -> Result<u16, String> {
-        let range = self.take(2)?;
-        Ok(u16::from_le_bytes([
-            self.data[range.start],
-            self.data[range.start + 1],
-        ]))
+        let b = self.take(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
     }
 
     fn u32(&mut self) -> Result<u32, String> {
-        let range = self.take(4)?;
-        let b = &self.data[range];
+        let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     fn string(&mut self) -> Result<String, String> {
         let len = usize::from(self.u16()?);
-        let range = self.take(len)?;
-        let bytes = &self.data[range];
-        let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
-        String::from_utf8(bytes.to_vec())
+        let mut bytes = self.take(len)?;
+        if bytes.last() == Some(&0) {
+            bytes.pop();
+        }
+        String::from_utf8(bytes)
             .map_err(|_| format!("string before byte {} is not UTF-8", self.pos))
     }
 
@@ -305,15 +371,32 @@ impl Cursor<'_> {
                 "variable {name} has {len} bytes, its shape {shape:?} needs {expected}"
             ));
         }
-        let bytes = self.take(len)?;
+        let (bytes, scalar) = if shape.is_empty() {
+            let start = self.pos;
+            let value = self.take(len)?;
+            (start..self.pos, scalar_value(&value, dtype))
+        } else {
+            (self.skip(len)?, None)
+        };
         Ok((
             name,
             Variable {
                 shape,
                 dtype,
                 bytes,
+                scalar,
             },
         ))
+    }
+}
+
+/// The value of a rank-0 integer variable's bytes; `None` for floating-point ones.
+fn scalar_value(bytes: &[u8], dtype: Ct2DType) -> Option<i64> {
+    match dtype {
+        Ct2DType::I8 => bytes.first().map(|&b| i64::from(b as i8)),
+        Ct2DType::I16 => Some(i64::from(i16::from_le_bytes(bytes.try_into().ok()?))),
+        Ct2DType::I32 => Some(i64::from(i32::from_le_bytes(bytes.try_into().ok()?))),
+        Ct2DType::F32 | Ct2DType::F16 | Ct2DType::Bf16 => None,
     }
 }
 
@@ -336,6 +419,10 @@ mod tests {
         out.push(dtype);
         out.extend_from_slice(&(data.len() as u32).to_le_bytes());
         out.extend_from_slice(data);
+    }
+
+    fn in_memory(data: Vec<u8>) -> Result<Ct2File, ModelError> {
+        Ct2File::parse(Box::new(std::io::Cursor::new(data)), Path::new("test.bin"))
     }
 
     fn sample_file() -> Vec<u8> {
@@ -361,18 +448,23 @@ mod tests {
 
     #[test]
     fn parses_variables_scalars_and_aliases() {
-        let file = Ct2File::parse(sample_file(), Path::new("test.bin")).unwrap();
+        let file = in_memory(sample_file()).unwrap();
         assert_eq!(file.spec, "WhisperSpec");
         assert_eq!(file.revision, 3);
         assert_eq!(file.len(), 4);
         assert_eq!(file.scalar("encoder/num_heads"), Some(8));
         let a = file.tensor("b/weight", &Device::Cpu).unwrap();
         assert_eq!(a.to_vec1::<f32>().unwrap(), vec![1.0, -2.0]);
+        assert_eq!(
+            file.half_bits("a/weight").unwrap(),
+            Some(vec![0x3c00, 0xc000])
+        );
+        assert_eq!(file.half_bits("q/weight").unwrap(), None);
     }
 
     #[test]
     fn dequantises_int8_rows_with_their_scale() {
-        let file = Ct2File::parse(sample_file(), Path::new("test.bin")).unwrap();
+        let file = in_memory(sample_file()).unwrap();
         let q = file.tensor("q/weight", &Device::Cpu).unwrap();
         assert_eq!(
             q.to_vec2::<f32>().unwrap(),
@@ -423,13 +515,13 @@ mod tests {
         let mut data = sample_file();
         data.truncate(data.len() - 3);
         assert!(matches!(
-            Ct2File::parse(data, Path::new("t")),
+            in_memory(data),
             Err(ModelError::InvalidModel { .. })
         ));
         let mut data = sample_file();
         data[0] = 5;
         assert!(matches!(
-            Ct2File::parse(data, Path::new("t")),
+            in_memory(data),
             Err(ModelError::InvalidModel { .. })
         ));
     }

@@ -84,12 +84,30 @@ impl Int8Matrix {
             out * inner,
             "weights are not {out} × {inner}"
         );
+        Int8Matrix::quantize_rows(out, inner, |column| {
+            weights[column * inner..(column + 1) * inner].to_vec()
+        })
+    }
+
+    /// Quantises an `(out, inner)` weight matrix given one output channel's `inner` weights at
+    /// a time, so a large matrix stored in another format (the f16 vocabulary) is never
+    /// widened to f32 whole.
+    ///
+    /// # Panics
+    /// When a row is not `inner` long.
+    pub fn quantize_rows(
+        out: usize,
+        inner: usize,
+        mut row_of: impl FnMut(usize) -> Vec<f32>,
+    ) -> Int8Matrix {
         let quads = inner.div_ceil(QUAD);
         let panels = out.div_ceil(PANEL);
         let mut packed = vec![0i8; panels * quads * PANEL_QUAD_BYTES];
         let mut scales = vec![0f32; panels * PANEL];
         let mut offsets = vec![0i32; panels * PANEL];
-        for (column, row) in weights.chunks_exact(inner.max(1)).enumerate().take(out) {
+        for column in 0..out {
+            let row = row_of(column);
+            assert_eq!(row.len(), inner, "row {column} is not {inner} wide");
             let max = row.iter().fold(0f32, |m, &w| m.max(w.abs()));
             let scale = max / 127.0;
             let inverse = if max > 0.0 { 127.0 / max } else { 0.0 };

@@ -38,6 +38,15 @@ impl HalfMatrix {
         Ok(HalfMatrix { rows, cols, bits })
     }
 
+    /// A `(rows, cols)` matrix of f16 bit patterns, row-major.
+    ///
+    /// # Panics
+    /// When `bits` is not `rows × cols` long.
+    pub fn from_bits(rows: usize, cols: usize, bits: Vec<u16>) -> HalfMatrix {
+        assert_eq!(bits.len(), rows * cols, "not a {rows} × {cols} matrix");
+        HalfMatrix { rows, cols, bits }
+    }
+
     pub fn rows(&self) -> usize {
         self.rows
     }
