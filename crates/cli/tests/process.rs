@@ -230,13 +230,19 @@ fn peak_memory_mib(pid: u32) -> f64 {
     kib / 1024.0
 }
 
-/// Uploads `wav` (tiny.en, word timings) and waits for the job to complete.
+/// Uploads `wav` (tiny.en, word timings, and the form `fields` given) and waits for the job to
+/// complete.
 async fn transcribe_to_completion(
     client: &reqwest::Client,
     server: &Server,
     wav: Vec<u8>,
+    fields: &[(&'static str, &'static str)],
 ) -> serde_json::Value {
-    let form = reqwest::multipart::Form::new()
+    let form = fields
+        .iter()
+        .fold(reqwest::multipart::Form::new(), |form, &(name, value)| {
+            form.text(name, value)
+        })
         .text("model", "whisper-tiny.en")
         .part(
             "file",
@@ -272,12 +278,12 @@ async fn a_thirty_minute_recording_takes_no_more_memory_than_a_one_minute_one() 
     // The short job loads the models and warms every stage, so the long one adds only what
     // depends on the length.
     let (short, _, _) = meeting(60.0);
-    transcribe_to_completion(&client, &server, short).await;
+    transcribe_to_completion(&client, &server, short, &[]).await;
     let after_short = peak_memory_mib(pid);
 
     let (long, said, jfk_starts) = meeting(1800.0);
     let started = Instant::now();
-    let done = transcribe_to_completion(&client, &server, long).await;
+    let done = transcribe_to_completion(&client, &server, long.clone(), &[]).await;
     let elapsed = started.elapsed();
     let after_long = peak_memory_mib(pid);
     let duration = done["duration"].as_f64().expect("duration");
@@ -315,4 +321,20 @@ async fn a_thirty_minute_recording_takes_no_more_memory_than_a_one_minute_one() 
             "'Americans' at {start:.2} s, {offset:.2} s into the jfk utterance at {utterance:.0} s"
         );
     }
+
+    // With VAD off Whisper reads the whole recording itself, a window at a time: the peak must
+    // not grow either (holding the signal and its spectrogram would add 173 MB).
+    let whole = transcribe_to_completion(&client, &server, long, &[("vad_filter", "false")]).await;
+    let after_whole = peak_memory_mib(pid);
+    let text = whole["text"].as_str().expect("text");
+    eprintln!(
+        "long audio without VAD: WER {:.1} %; server peak {after_whole:.0} MiB (+{:.1} MiB over 1 min)",
+        100.0 * word_error_rate(&said, text),
+        after_whole - after_short
+    );
+    assert!(
+        after_whole - after_short <= MAX_GROWTH_MIB,
+        "peak memory grew from {after_short:.0} to {after_whole:.0} MiB without VAD"
+    );
+    assert!(word_error_rate(&said, text) <= 0.10, "{text}");
 }

@@ -41,6 +41,10 @@ pub enum ModelError {
     #[error("inference failed")]
     Inference(#[source] candle_core::Error),
 
+    /// The audio could not be read from its [`crate::SampleSource`].
+    #[error("failed to read the audio")]
+    Source(#[source] crate::SourceError),
+
     /// The caller asked to stop through `TranscribeOptions::cancel`.
     #[error("transcription cancelled")]
     Cancelled,

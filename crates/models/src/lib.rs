@@ -10,11 +10,13 @@
 //! through the `cancel` flag in the options.
 
 mod error;
+pub mod source;
 pub mod speaker;
 pub mod vad;
 pub mod whisper;
 
 pub use error::ModelError;
+pub use source::{SampleSource, SourceError};
 pub use speaker::SpeakerEncoder;
 pub use whisper::{
     ComputeType, DEFAULT_THREADS, LoadOptions, MAX_BEAM_SIZE, ModelInfo, Segment, Task,

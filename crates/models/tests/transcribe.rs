@@ -4,10 +4,13 @@
 
 mod support;
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use dalston_models::{ModelError, Task, TranscribeOptions, Transcription, WhisperModel};
+use dalston_models::{
+    ModelError, SampleSource, SourceError, Task, TranscribeOptions, Transcription, WhisperModel,
+};
 use dalston_testkit::references::reference_text;
 use support::fixtures::{load_model, normalise, samples, test_data};
 
@@ -207,6 +210,69 @@ fn long_audio_is_windowed_and_reports_progress() {
         text(&result)
     );
     assert_clean_segments(&result);
+}
+
+/// Samples in memory handed out only by range, remembering the longest range asked for, or
+/// failing every read.
+struct WindowedSource<'a> {
+    samples: &'a [f32],
+    longest_read: usize,
+    reads: usize,
+    broken: bool,
+}
+
+impl SampleSource for WindowedSource<'_> {
+    fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    fn read(&mut self, range: Range<usize>) -> Result<Vec<f32>, SourceError> {
+        if self.broken {
+            return Err("the disk went away".into());
+        }
+        self.reads += 1;
+        self.longest_read = self.longest_read.max(range.len());
+        Ok(self.samples[range].to_vec())
+    }
+}
+
+#[test]
+fn a_source_is_read_a_window_at_a_time() {
+    // jfk, 40 s of silence, jfk: 62 s, a window of speech, one of nothing, and speech again.
+    let jfk = samples("jfk.wav");
+    let mut long = jfk.clone();
+    long.extend(std::iter::repeat_n(0.0, 40 * 16_000));
+    long.extend_from_slice(&jfk);
+    let mut source = WindowedSource {
+        samples: &long,
+        longest_read: 0,
+        reads: 0,
+        broken: false,
+    };
+    let result = tiny_en()
+        .transcribe_source(&mut source, &TranscribeOptions::default(), &mut |_| {})
+        .unwrap();
+    // One 30 s window and the 200 samples either side its frames' STFT reads.
+    assert!(
+        source.longest_read <= 30 * 16_000 + 400,
+        "{}",
+        source.longest_read
+    );
+    assert!(source.reads >= 4, "{} reads", source.reads);
+    let error_rate = wer(&[JFK_TEXT; 2].join(" "), &text(&result));
+    assert!(
+        error_rate <= MAX_WER,
+        "WER {error_rate:.3}: {}",
+        text(&result)
+    );
+    let second = result.segments.last().unwrap();
+    assert!(second.start_secs >= 50.0, "{second:?}");
+
+    source.broken = true;
+    assert!(matches!(
+        tiny_en().transcribe_source(&mut source, &TranscribeOptions::default(), &mut |_| {}),
+        Err(ModelError::Source(_))
+    ));
 }
 
 #[test]

@@ -10,8 +10,8 @@
 
 use std::ops::Range;
 
-use dalston_audio::{AudioError, WavReader};
-use dalston_models::Segment;
+use dalston_audio::WavReader;
+use dalston_models::{SampleSource, Segment, SourceError};
 
 use super::prepare::SpeechRegion;
 
@@ -122,17 +122,11 @@ impl SpeechChunk {
         })
     }
 
-    /// The clip: the chunk's stretches read from the prepared audio and joined; nothing else of
-    /// the audio is read.
-    ///
-    /// # Errors
-    /// [`AudioError::Io`] when the prepared audio cannot be read.
-    pub fn read(&self, audio: &mut WavReader) -> Result<Vec<f32>, AudioError> {
-        let mut clip = Vec::with_capacity(self.spans.iter().map(|span| span.source.len()).sum());
-        for span in &self.spans {
-            clip.extend(audio.read(span.source.start, span.source.end)?);
-        }
-        Ok(clip)
+    /// The clip (the chunk's stretches of the prepared audio, joined) as Whisper reads it: a
+    /// window at a time, straight from `audio`, so a long chunk (the whole file, when VAD is
+    /// off) is never in memory whole.
+    pub fn clip<'a>(&'a self, audio: &'a mut WavReader) -> ChunkClip<'a> {
+        ChunkClip { chunk: self, audio }
     }
 
     /// Moves a segment Whisper decoded on this chunk's clip, and its words, onto the audio's
@@ -167,6 +161,35 @@ impl SpeechChunk {
             .map_or(0.0, |span| {
                 (span.source.start as f64 - span.clip_start as f64) / self.sample_rate_hz
             })
+    }
+}
+
+/// A chunk's clip read from the prepared audio: see [`SpeechChunk::clip`].
+pub struct ChunkClip<'a> {
+    chunk: &'a SpeechChunk,
+    audio: &'a mut WavReader,
+}
+
+impl SampleSource for ChunkClip<'_> {
+    fn len(&self) -> usize {
+        self.chunk
+            .spans
+            .last()
+            .map_or(0, |span| span.clip_start + span.source.len())
+    }
+
+    /// The part of each stretch that falls inside `range` of the clip, joined.
+    fn read(&mut self, range: Range<usize>) -> Result<Vec<f32>, SourceError> {
+        let mut samples = Vec::with_capacity(range.len());
+        for span in &self.chunk.spans {
+            let start = range.start.max(span.clip_start);
+            let end = range.end.min(span.clip_start + span.source.len());
+            if start < end {
+                let to_audio = |clip: usize| span.source.start + clip - span.clip_start;
+                samples.extend(self.audio.read(to_audio(start), to_audio(end))?);
+            }
+        }
+        Ok(samples)
     }
 }
 
@@ -333,5 +356,38 @@ mod tests {
         chunk.restore(&mut decoded);
         assert!(close(decoded.start_secs, 0.25) && close(decoded.end_secs, 10.75));
         assert!(close(decoded.words[0].end_secs, 3.0));
+    }
+
+    #[test]
+    fn a_clip_reads_any_range_across_its_seams_from_the_audio() {
+        // Sample i of the audio holds i / 2¹⁵, exactly representable in 16-bit PCM.
+        let audio: Vec<f32> = (0..100u16).map(|i| f32::from(i) / 32768.0).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audio.wav");
+        std::fs::write(&path, dalston_audio::encode_wav_pcm16(&audio, RATE)).unwrap();
+        let mut reader = WavReader::open(&path).unwrap();
+        let chunk = SpeechChunk::new([10..20, 50..55, 90..100], RATE);
+        let mut clip = chunk.clip(&mut reader);
+        assert_eq!(clip.len(), 25);
+        let read = |clip: &mut ChunkClip<'_>, range: Range<usize>| -> Vec<u16> {
+            let samples = clip.read(range).unwrap();
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "test"
+            )]
+            samples
+                .iter()
+                .map(|s| (s * 32768.0).round() as u16)
+                .collect()
+        };
+        assert_eq!(read(&mut clip, 0..3), [10, 11, 12]);
+        assert_eq!(read(&mut clip, 8..13), [18, 19, 50, 51, 52]);
+        assert_eq!(
+            read(&mut clip, 14..25),
+            [54, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99]
+        );
+        assert_eq!(read(&mut clip, 0..25).len(), 25);
+        assert!(read(&mut clip, 25..25).is_empty());
     }
 }

@@ -335,7 +335,6 @@ fn transcribe_chunks(
     let mut segments: Vec<dalston_models::Segment> = Vec::new();
     let mut published: Vec<Segment> = Vec::new();
     for chunk in chunks {
-        let samples = chunk.read(audio).map_err(unreadable)?;
         let mut on_progress = |progress: TranscribeProgress| {
             let before = published.len();
             for mut segment in progress.new_segments {
@@ -355,9 +354,12 @@ fn transcribe_chunks(
             }
         };
         let transcription = model
-            .transcribe(&samples, options, &mut on_progress)
+            .transcribe_source(&mut chunk.clip(audio), options, &mut on_progress)
             .map_err(|error| match error {
                 dalston_models::ModelError::Cancelled => EngineError::Cancelled,
+                dalston_models::ModelError::Source(error) => {
+                    EngineError::Failed(format!("prepared audio is unreadable: {error}"))
+                }
                 other => EngineError::Failed(format!("transcription failed: {other}")),
             })?;
         if options.language.is_none() && transcription.language_probability.is_some() {

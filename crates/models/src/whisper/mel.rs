@@ -5,12 +5,16 @@
 //! to 8 below the maximum, then `(x + 4) / 4`. Whisper pads the audio with 30 s of zeros before
 //! the STFT and drops the last frame; the padding only matters for the few frames whose window
 //! reaches past the audio and for the global maximum, so only those frames are computed here.
-//! candle's own `pcm_to_mel` skips the reflect padding and spawns threads; this one does
+//! The spectrogram is computed a window at a time from a [`SampleSource`] ([`MelStream`]), so a
+//! long recording is never in memory whole. candle's own `pcm_to_mel` skips the reflect padding and spawns threads; this one does
 //! one real FFT per frame on the calling thread.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use realfft::{RealFftPlanner, RealToComplex};
+
+use crate::source::{SampleSource, SourceError};
 
 /// Sample rate every Whisper model expects.
 pub(crate) const SAMPLE_RATE: usize = 16_000;
@@ -29,31 +33,186 @@ const DYNAMIC_RANGE: f32 = 8.0;
 
 const N_BINS: usize = N_FFT / 2 + 1;
 
-/// A log-mel spectrogram, mel-major: row `m` holds every frame of mel bin `m`.
-#[derive(Debug, Clone)]
-pub(crate) struct LogMel {
-    pub n_mels: usize,
-    pub n_frames: usize,
-    pub data: Vec<f32>,
+/// One window of a log-mel spectrogram, as the encoder takes it.
+pub(crate) struct MelWindow {
+    n_mels: usize,
+    /// `[n_mels][N_FRAMES]`, the frames past the end of the audio zero (as Whisper's
+    /// `pad_or_trim` fills them).
+    pub mel: Vec<f32>,
+    /// The largest absolute sample of the audio the window's frames cover.
+    pub peak: f32,
 }
 
-impl LogMel {
-    /// `N_FRAMES` frames starting at `start`, the ones past the end zero (as Whisper's
-    /// `pad_or_trim` fills them), laid out `[n_mels][N_FRAMES]`.
-    pub fn window(&self, start: usize) -> Vec<f32> {
-        self.window_of(start, N_FRAMES)
+impl MelWindow {
+    /// The first `frames` frames of each mel bin, laid out `[n_mels][frames]`.
+    pub fn first_frames(&self, frames: usize) -> Vec<f32> {
+        let frames = frames.min(N_FRAMES);
+        self.mel
+            .chunks_exact(N_FRAMES)
+            .take(self.n_mels)
+            .flat_map(|row| &row[..frames])
+            .copied()
+            .collect()
+    }
+}
+
+/// A log-mel spectrogram read a window at a time from a [`SampleSource`].
+///
+/// Whisper normalises by the loudest value of the whole recording, so a first pass reads the
+/// audio once for that maximum and keeps nothing else; each window's frames are then computed
+/// from that window's samples when transcription reaches them. Memory holds one window whatever
+/// the length of the recording, and every frame is the number computing the whole spectrogram
+/// at once would give (the STFT of a frame only reads the 400 samples around it).
+pub(crate) struct MelStream<'a> {
+    front: &'a MelFrontEnd,
+    source: &'a mut dyn SampleSource,
+    n_frames: usize,
+    /// Values below this are raised to it: the maximum less the dynamic range.
+    floor: f32,
+}
+
+impl<'a> MelStream<'a> {
+    /// Reads `source` once for the normalisation maximum.
+    ///
+    /// # Errors
+    /// Whatever reading the source fails with.
+    pub fn new(
+        front: &'a MelFrontEnd,
+        source: &'a mut dyn SampleSource,
+    ) -> Result<MelStream<'a>, SourceError> {
+        let len = source.len();
+        let n_frames = len / HOP_LENGTH;
+        // Frames whose window still overlaps the audio can set the maximum; past them every
+        // frame of Whisper's 30 s of padding is silence, which sits at the floor.
+        let n_max_frames = (len + N_FFT / 2).div_ceil(HOP_LENGTH) + 1;
+        let n_computed = n_frames.max(n_max_frames);
+        let mut frame = FrameScratch::new(front);
+        let mut max = POWER_FLOOR.log10();
+        for first in (0..n_computed).step_by(N_FRAMES) {
+            let frames = first..(first + N_FRAMES).min(n_computed);
+            let block = Block::read(source, frames.clone())?;
+            for index in frames {
+                let logs = front.frame_logs(&block, index, &mut frame);
+                max = logs.iter().fold(max, |m, &v| m.max(v));
+            }
+        }
+        Ok(MelStream {
+            front,
+            source,
+            n_frames,
+            floor: max - DYNAMIC_RANGE,
+        })
     }
 
-    /// `frames` frames starting at `start`, zero past the end, laid out `[n_mels][frames]`.
-    pub fn window_of(&self, start: usize, frames: usize) -> Vec<f32> {
-        let mut out = vec![0.0; self.n_mels * frames];
-        let available = self.n_frames.saturating_sub(start).min(frames);
-        for mel in 0..self.n_mels {
-            let row = &self.data[mel * self.n_frames..(mel + 1) * self.n_frames];
-            out[mel * frames..mel * frames + available]
-                .copy_from_slice(&row[start..start + available]);
+    /// Frames in the recording: one per hop of 160 samples.
+    pub fn n_frames(&self) -> usize {
+        self.n_frames
+    }
+
+    /// The normalised window of `N_FRAMES` frames from frame `start`.
+    ///
+    /// # Errors
+    /// Whatever reading the source fails with.
+    pub fn window(&mut self, start: usize) -> Result<MelWindow, SourceError> {
+        let n_mels = self.front.n_mels();
+        let mut mel = vec![0.0; n_mels * N_FRAMES];
+        let available = self.n_frames.saturating_sub(start).min(N_FRAMES);
+        if available == 0 {
+            return Ok(MelWindow {
+                n_mels,
+                mel,
+                peak: 0.0,
+            });
         }
-        out
+        let frames = start..start + available;
+        let block = Block::read(self.source, frames.clone())?;
+        let mut scratch = FrameScratch::new(self.front);
+        for (column, index) in frames.clone().enumerate() {
+            let logs = self.front.frame_logs(&block, index, &mut scratch);
+            for (row, &log) in mel.chunks_exact_mut(N_FRAMES).zip(logs) {
+                row[column] = (log.max(self.floor) + 4.0) / 4.0;
+            }
+        }
+        let peak = block
+            .covering(frames.start * HOP_LENGTH..frames.end * HOP_LENGTH)
+            .iter()
+            .fold(0.0f32, |m, s| m.max(s.abs()));
+        Ok(MelWindow { n_mels, mel, peak })
+    }
+}
+
+/// The samples some frames read: `offset..offset + samples.len()` of a recording `len` long.
+struct Block {
+    samples: Vec<f32>,
+    offset: usize,
+    len: usize,
+}
+
+impl Block {
+    /// Reads what the STFT of `frames` needs: 200 samples either side of their centres.
+    fn read(source: &mut dyn SampleSource, frames: Range<usize>) -> Result<Block, SourceError> {
+        let len = source.len();
+        let start = (frames.start * HOP_LENGTH)
+            .saturating_sub(N_FFT / 2)
+            .min(len);
+        let end = (frames.end * HOP_LENGTH + N_FFT / 2).clamp(start, len);
+        Ok(Block {
+            samples: source.read(start..end)?,
+            offset: start,
+            len,
+        })
+    }
+
+    /// The block's samples inside `range` of the recording.
+    fn covering(&self, range: Range<usize>) -> &[f32] {
+        let end = range
+            .end
+            .saturating_sub(self.offset)
+            .min(self.samples.len());
+        let start = range.start.saturating_sub(self.offset).min(end);
+        &self.samples[start..end]
+    }
+
+    /// Sample `index` of the recording followed by 30 s of zeros, reflected at both ends as
+    /// `torch.stft(center=True, pad_mode="reflect")` does. Every index a frame of the block
+    /// reads is in the block or in the zeros.
+    fn padded(&self, index: isize) -> f32 {
+        let total = (self.len + N_SAMPLES) as isize;
+        let reflected = if index < 0 {
+            -index
+        } else if index >= total {
+            2 * (total - 1) - index
+        } else {
+            index
+        };
+        usize::try_from(reflected)
+            .ok()
+            .filter(|&i| i < self.len)
+            .and_then(|i| i.checked_sub(self.offset))
+            .and_then(|i| self.samples.get(i))
+            .copied()
+            .unwrap_or(0.0)
+    }
+}
+
+/// The buffers of one frame's FFT and filterbank, reused from frame to frame.
+struct FrameScratch {
+    input: Vec<f32>,
+    spectrum: Vec<realfft::num_complex::Complex<f32>>,
+    fft_scratch: Vec<realfft::num_complex::Complex<f32>>,
+    power: Vec<f32>,
+    logs: Vec<f32>,
+}
+
+impl FrameScratch {
+    fn new(front: &MelFrontEnd) -> FrameScratch {
+        FrameScratch {
+            input: front.fft.make_input_vec(),
+            spectrum: front.fft.make_output_vec(),
+            fft_scratch: front.fft.make_scratch_vec(),
+            power: vec![0.0; N_BINS],
+            logs: vec![0.0; front.n_mels()],
+        }
     }
 }
 
@@ -102,71 +261,34 @@ impl MelFrontEnd {
         self.filters.len()
     }
 
-    /// The normalised log-mel spectrogram of 16 kHz mono `samples`: `samples.len() / 160`
-    /// frames, as Whisper computes them on the audio padded with 30 s of silence.
-    pub fn compute(&self, samples: &[f32]) -> LogMel {
-        let n_frames = samples.len() / HOP_LENGTH;
-        // Frames whose window still overlaps the audio can set the maximum; past them every
-        // frame is silence, which sits at the floor.
-        let n_max_frames = (samples.len() + N_FFT / 2).div_ceil(HOP_LENGTH) + 1;
-        let n_computed = n_frames.max(n_max_frames);
-        let n_mels = self.n_mels();
-        let mut data = vec![0.0f32; n_mels * n_frames];
-        let mut input = self.fft.make_input_vec();
-        let mut spectrum = self.fft.make_output_vec();
-        let mut scratch = self.fft.make_scratch_vec();
-        let mut power = vec![0.0f32; N_BINS];
-        let mut max = POWER_FLOOR.log10();
-        for frame in 0..n_computed {
-            let start = (frame * HOP_LENGTH) as isize - (N_FFT / 2) as isize;
-            for (offset, (value, weight)) in input.iter_mut().zip(&self.window).enumerate() {
-                *value = padded_sample(samples, start + offset as isize) * weight;
-            }
-            // Lengths come from the plan itself, so processing cannot fail.
-            let _ = self
-                .fft
-                .process_with_scratch(&mut input, &mut spectrum, &mut scratch);
-            for (p, c) in power.iter_mut().zip(&spectrum) {
-                *p = c.norm_sqr();
-            }
-            for (mel, filter) in self.filters.iter().enumerate() {
-                let bins = &power[filter.first_bin..filter.first_bin + filter.weights.len()];
-                let energy: f32 = bins.iter().zip(&filter.weights).map(|(p, w)| p * w).sum();
-                let log = energy.max(POWER_FLOOR).log10();
-                max = max.max(log);
-                if frame < n_frames {
-                    data[mel * n_frames + frame] = log;
-                }
-            }
+    /// `log10` of each mel bin's energy in frame `index` (centred on sample `160·index`),
+    /// before normalisation; `block` holds the samples around it.
+    fn frame_logs<'s>(
+        &self,
+        block: &Block,
+        index: usize,
+        scratch: &'s mut FrameScratch,
+    ) -> &'s [f32] {
+        let start = (index * HOP_LENGTH) as isize - (N_FFT / 2) as isize;
+        for (offset, (value, weight)) in scratch.input.iter_mut().zip(&self.window).enumerate() {
+            *value = block.padded(start + offset as isize) * weight;
         }
-        let floor = max - DYNAMIC_RANGE;
-        for value in &mut data {
-            *value = (value.max(floor) + 4.0) / 4.0;
+        // Lengths come from the plan itself, so processing cannot fail.
+        let _ = self.fft.process_with_scratch(
+            &mut scratch.input,
+            &mut scratch.spectrum,
+            &mut scratch.fft_scratch,
+        );
+        for (p, c) in scratch.power.iter_mut().zip(&scratch.spectrum) {
+            *p = c.norm_sqr();
         }
-        LogMel {
-            n_mels,
-            n_frames,
-            data,
+        for (log, filter) in scratch.logs.iter_mut().zip(&self.filters) {
+            let bins = &scratch.power[filter.first_bin..filter.first_bin + filter.weights.len()];
+            let energy: f32 = bins.iter().zip(&filter.weights).map(|(p, w)| p * w).sum();
+            *log = energy.max(POWER_FLOOR).log10();
         }
+        &scratch.logs
     }
-}
-
-/// Sample `index` of the audio followed by 30 s of zeros, reflected at both ends as
-/// `torch.stft(center=True, pad_mode="reflect")` does.
-fn padded_sample(samples: &[f32], index: isize) -> f32 {
-    let total = (samples.len() + N_SAMPLES) as isize;
-    let reflected = if index < 0 {
-        -index
-    } else if index >= total {
-        2 * (total - 1) - index
-    } else {
-        index
-    };
-    usize::try_from(reflected)
-        .ok()
-        .and_then(|i| samples.get(i))
-        .copied()
-        .unwrap_or(0.0)
 }
 
 /// Slaney mel filterbank as `librosa.filters.mel(sr=16000, n_fft=400, n_mels, htk=False,
@@ -261,21 +383,120 @@ mod tests {
         assert_eq!(filters[0][0], 0.0);
     }
 
+    /// The whole normalised spectrogram at once, `[frame][mel]`: the reference a stream's
+    /// windows must equal.
+    fn whole_spectrogram(front: &MelFrontEnd, samples: &[f32]) -> Vec<Vec<f32>> {
+        let block = Block {
+            samples: samples.to_vec(),
+            offset: 0,
+            len: samples.len(),
+        };
+        let n_frames = samples.len() / HOP_LENGTH;
+        let n_computed = n_frames.max((samples.len() + N_FFT / 2).div_ceil(HOP_LENGTH) + 1);
+        let mut scratch = FrameScratch::new(front);
+        let logs: Vec<Vec<f32>> = (0..n_computed)
+            .map(|index| front.frame_logs(&block, index, &mut scratch).to_vec())
+            .collect();
+        let max = logs
+            .iter()
+            .flatten()
+            .fold(POWER_FLOOR.log10(), |m, &v| m.max(v));
+        logs[..n_frames]
+            .iter()
+            .map(|frame| {
+                frame
+                    .iter()
+                    .map(|&v| (v.max(max - DYNAMIC_RANGE) + 4.0) / 4.0)
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// A chirp with a loud burst, so frames differ and the maximum sits in one place.
+    fn test_signal(len: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| {
+                let t = i as f32 / SAMPLE_RATE as f32;
+                let loud = if (40_000..41_000).contains(&i) {
+                    0.9
+                } else {
+                    0.2
+                };
+                loud * (2.0 * std::f32::consts::PI * (200.0 + 50.0 * t) * t).sin()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn streamed_windows_equal_the_whole_spectrogram() {
+        let front = MelFrontEnd::new(80);
+        for len in [1_000, 31 * SAMPLE_RATE + 77, 65 * SAMPLE_RATE] {
+            let samples = test_signal(len);
+            let whole = whole_spectrogram(&front, &samples);
+            let mut source: &[f32] = &samples;
+            let mut stream = MelStream::new(&front, &mut source).unwrap();
+            assert_eq!(stream.n_frames(), whole.len());
+            let last = whole.len().saturating_sub(10);
+            for start in [0, 1, 2_999, 3_000, 4_567, last] {
+                let window = stream.window(start).unwrap();
+                for (m, row) in window.mel.chunks_exact(N_FRAMES).enumerate() {
+                    for (column, &value) in row.iter().enumerate() {
+                        let want = whole.get(start + column).map_or(0.0, |frame| frame[m]);
+                        assert_eq!(value, want, "len {len}, frame {}, bin {m}", start + column);
+                    }
+                }
+                let end = (start + N_FRAMES).min(whole.len()) * HOP_LENGTH;
+                let audio = &samples[(start * HOP_LENGTH).min(end)..end];
+                let peak = audio.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+                assert_eq!(window.peak, peak, "len {len}, start {start}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_window_keeps_its_first_frames() {
+        let front = MelFrontEnd::new(80);
+        let samples = test_signal(SAMPLE_RATE);
+        let mut source: &[f32] = &samples;
+        let window = MelStream::new(&front, &mut source)
+            .unwrap()
+            .window(0)
+            .unwrap();
+        let first = window.first_frames(120);
+        assert_eq!(first.len(), 80 * 120);
+        for m in [0, 41, 79] {
+            assert_eq!(
+                &first[m * 120..(m + 1) * 120],
+                &window.mel[m * N_FRAMES..m * N_FRAMES + 120]
+            );
+        }
+        // 1 s of audio is 100 frames; the rest of a window is zero.
+        assert!(first[100..120].iter().all(|&v| v == 0.0));
+    }
+
+    fn stream_of(front: &MelFrontEnd, samples: &[f32]) -> (usize, MelWindow) {
+        let mut source: &[f32] = samples;
+        let mut stream = MelStream::new(front, &mut source).unwrap();
+        (stream.n_frames(), stream.window(0).unwrap())
+    }
+
     #[test]
     fn frame_count_follows_whisper() {
         let front = MelFrontEnd::new(80);
-        let mel = front.compute(&vec![0.0; 16_000]);
-        assert_eq!(mel.n_frames, 100);
-        assert_eq!(mel.data.len(), 80 * 100);
+        assert_eq!(stream_of(&front, &[0.0; 16_000]).0, 100);
         // The STFT itself has 1 + len/160 frames over the padded signal; Whisper drops the
         // last, so a 30 s window of audio is exactly N_FRAMES frames.
-        assert_eq!(front.compute(&vec![0.0; N_SAMPLES]).n_frames, N_FRAMES);
+        assert_eq!(stream_of(&front, &vec![0.0; N_SAMPLES]).0, N_FRAMES);
     }
 
     #[test]
     fn silence_sits_at_the_floor() {
-        let mel = MelFrontEnd::new(80).compute(&vec![0.0; 8_000]);
-        assert!(mel.data.iter().all(|&v| (v - (-1.5)).abs() < 1e-6));
+        let (frames, window) = stream_of(&MelFrontEnd::new(80), &[0.0; 8_000]);
+        assert_eq!(frames, 50);
+        for row in window.mel.chunks_exact(N_FRAMES) {
+            assert!(row[..50].iter().all(|&v| (v - (-1.5)).abs() < 1e-6));
+        }
+        assert_eq!(window.peak, 0.0);
     }
 
     #[test]
@@ -283,11 +504,9 @@ mod tests {
         let front = MelFrontEnd::new(80);
         let max_mel = hz_to_mel(8000.0);
         for hz in [440.0f32, 1000.0, 3000.0] {
-            let mel = front.compute(&sine(hz, 1.0));
+            let (_, window) = stream_of(&front, &sine(hz, 1.0));
             let frame = 50;
-            let column: Vec<f32> = (0..80)
-                .map(|m| mel.data[m * mel.n_frames + frame])
-                .collect();
+            let column: Vec<f32> = (0..80).map(|m| window.mel[m * N_FRAMES + frame]).collect();
             let loudest = column
                 .iter()
                 .enumerate()
@@ -308,23 +527,21 @@ mod tests {
 
     #[test]
     fn reflect_padding_mirrors_without_repeating_the_edge() {
-        let samples = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(padded_sample(&samples, -1), 2.0);
-        assert_eq!(padded_sample(&samples, -3), 4.0);
-        assert_eq!(padded_sample(&samples, 0), 1.0);
-        assert_eq!(padded_sample(&samples, 10), 0.0);
-    }
-
-    #[test]
-    fn window_pads_with_zeros() {
-        let mel = LogMel {
-            n_mels: 2,
-            n_frames: 3,
-            data: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        let block = Block {
+            samples: vec![1.0, 2.0, 3.0, 4.0],
+            offset: 0,
+            len: 4,
         };
-        let window = mel.window(1);
-        assert_eq!(window.len(), 2 * N_FRAMES);
-        assert_eq!(&window[..3], &[2.0, 3.0, 0.0]);
-        assert_eq!(&window[N_FRAMES..N_FRAMES + 3], &[5.0, 6.0, 0.0]);
+        assert_eq!(block.padded(-1), 2.0);
+        assert_eq!(block.padded(-3), 4.0);
+        assert_eq!(block.padded(0), 1.0);
+        assert_eq!(block.padded(10), 0.0);
+        let tail = Block {
+            samples: vec![3.0, 4.0],
+            offset: 2,
+            len: 4,
+        };
+        assert_eq!(tail.padded(3), 4.0);
+        assert_eq!(tail.covering(0..3), &[3.0]);
     }
 }

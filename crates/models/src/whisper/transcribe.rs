@@ -14,11 +14,12 @@ use std::sync::atomic::Ordering;
 use candle_core::Tensor;
 
 use crate::ModelError;
+use crate::source::SampleSource;
 use crate::whisper::WhisperModel;
 use crate::whisper::decode::{DecodeResult, WindowDecoder, initial_tokens};
 use crate::whisper::decoder::CrossCache;
 use crate::whisper::language::{DetectedLanguage, detect_language};
-use crate::whisper::mel::{HOP_LENGTH, N_FRAMES, SAMPLE_RATE};
+use crate::whisper::mel::{HOP_LENGTH, MelStream, N_FRAMES, SAMPLE_RATE};
 use crate::whisper::options::{
     Segment, Task, TranscribeOptions, TranscribeProgress, Transcription,
 };
@@ -64,16 +65,35 @@ impl WhisperModel {
     /// Transcribes 16 kHz mono f32 samples of any length (30 s windows with seeking).
     ///
     /// Calls `on_progress` after each window. Decoding is beam search (or greedy, with
-    /// `beam_size` 1) at temperature 0 with temperature fallback; sampling at higher temperatures is seeded, so results repeat.
+    /// `beam_size` 1) at temperature 0 with temperature fallback; sampling at higher
+    /// temperatures is seeded, so results repeat.
+    ///
+    /// # Errors
+    /// As [`WhisperModel::transcribe_source`].
+    pub fn transcribe(
+        &self,
+        samples: &[f32],
+        options: &TranscribeOptions,
+        on_progress: &mut dyn FnMut(TranscribeProgress),
+    ) -> Result<Transcription, ModelError> {
+        let mut source = samples;
+        self.transcribe_source(&mut source, options, on_progress)
+    }
+
+    /// [`WhisperModel::transcribe`] reading the audio from `source` a window at a time, so
+    /// memory holds one window whatever the length of the recording (see
+    /// [`crate::SampleSource`]). The audio is read twice: once for the spectrogram's
+    /// normalisation, then window by window.
     ///
     /// # Errors
     /// [`ModelError::Cancelled`] soon after `options.cancel` is set;
     /// [`ModelError::UnsupportedLanguage`] / [`ModelError::UnsupportedTask`] when the model
     /// cannot do what was asked; [`ModelError::InvalidOptions`] for an empty or negative
-    /// temperature list; [`ModelError::Inference`] when a tensor operation fails.
-    pub fn transcribe(
+    /// temperature list; [`ModelError::Source`] when the audio cannot be read;
+    /// [`ModelError::Inference`] when a tensor operation fails.
+    pub fn transcribe_source(
         &self,
-        samples: &[f32],
+        source: &mut dyn SampleSource,
         options: &TranscribeOptions,
         on_progress: &mut dyn FnMut(TranscribeProgress),
     ) -> Result<Transcription, ModelError> {
@@ -85,9 +105,9 @@ impl WhisperModel {
                 .as_ref()
                 .is_some_and(|flag| flag.load(Ordering::Relaxed))
         };
-        let duration_secs = samples.len() as f64 / SAMPLE_RATE as f64;
-        let mel = self.mel.compute(samples);
-        let content_frames = mel.n_frames;
+        let duration_secs = source.len() as f64 / SAMPLE_RATE as f64;
+        let mut mel = MelStream::new(&self.mel, source).map_err(ModelError::Source)?;
+        let content_frames = mel.n_frames();
 
         let mut all_tokens: Vec<u32> = match options.initial_prompt.as_deref().map(str::trim) {
             Some(prompt) if !prompt.is_empty() => self.tokenizer.encode(&format!(" {prompt}")),
@@ -105,10 +125,8 @@ impl WhisperModel {
             let segment_frames = N_FRAMES.min(content_frames - seek);
             let time_offset_secs = seek as f64 * SECS_PER_FRAME;
             let segments_before = segments.len();
-            let window_samples = samples
-                .get(seek * HOP_LENGTH..((seek + segment_frames) * HOP_LENGTH).min(samples.len()))
-                .unwrap_or_default();
-            if is_inaudible(window_samples) {
+            let window = mel.window(seek).map_err(ModelError::Source)?;
+            if is_inaudible(window.peak) {
                 tracing::debug!(seek, "window skipped: no audible signal");
                 seek += segment_frames;
                 on_progress(TranscribeProgress {
@@ -136,17 +154,17 @@ impl WhisperModel {
                     )
                 };
                 if !short {
-                    return decode(mel.window(seek));
+                    return decode(window.mel);
                 }
                 // The audio's own frames and half a second of padding, an even count (the
                 // second convolution halves time).
                 let frames = (segment_frames + SHORT_WINDOW_PADDING_FRAMES).min(N_FRAMES);
-                let decoded = decode(mel.window_of(seek, frames + frames % 2))?;
+                let decoded = decode(window.first_frames(frames + frames % 2))?;
                 if short_window_failed(&decoded.result, options, max_tokens) {
                     // The model was trained on full windows: a short one sometimes loops or
                     // mumbles at every temperature. The full window is the reliable answer.
                     tracing::debug!(seek, text = %decoded.result.text, "short window decoded again as a full window");
-                    return decode(mel.window(seek));
+                    return decode(window.mel);
                 }
                 Ok(decoded)
             })?;
@@ -434,11 +452,12 @@ fn short_window_failed(
     needs_fallback(result, options) || result.tokens.len() >= max_tokens
 }
 
-/// Whether a window holds no audible signal at all (digital silence, or dither a few 16-bit
-/// steps high). Such a window is skipped without decoding: beam search finds a confident
-/// hallucination in pure silence often enough that the no-speech test alone lets it through.
-fn is_inaudible(samples: &[f32]) -> bool {
-    samples.iter().all(|sample| sample.abs() < INAUDIBLE_PEAK)
+/// Whether a window whose loudest sample is `peak` holds no audible signal at all (digital
+/// silence, or dither a few 16-bit steps high). Such a window is skipped without decoding: beam
+/// search finds a confident hallucination in pure silence often enough that the no-speech test
+/// alone lets it through.
+fn is_inaudible(peak: f32) -> bool {
+    peak < INAUDIBLE_PEAK
 }
 
 /// OpenAI's skip test: likely no speech, and not confidently decoded text either.
@@ -478,10 +497,10 @@ mod tests {
 
     #[test]
     fn only_a_signal_below_minus_70_dbfs_is_inaudible() {
-        assert!(is_inaudible(&[0.0; 100]));
-        assert!(is_inaudible(&[3e-5, -6e-5, 1e-4]));
-        assert!(!is_inaudible(&[0.0, 0.0, 0.01]));
-        assert!(is_inaudible(&[]));
+        assert!(is_inaudible(0.0));
+        assert!(is_inaudible(1e-4));
+        assert!(!is_inaudible(0.01));
+        assert!(!is_inaudible(4e-4));
     }
 
     #[test]

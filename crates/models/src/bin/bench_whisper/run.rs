@@ -5,15 +5,21 @@
 //! [--compute-type auto|int8|float32] [--segments] [--words] [--no-word-timestamps]
 //! [--json OUT] FILE.wav...` (16 kHz mono 16-bit PCM). `--words` prints each word's times;
 //! `--no-word-timestamps` skips the word alignment pass (to measure its cost). With `--repeat`,
-//! the JSON keeps each file's median wall time.
+//! the JSON keeps each file's median wall time. Files are read a window at a time, as the
+//! server's engines read their audio, so the peak memory does not grow with a file's length.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
-use dalston_models::{ComputeType, LoadOptions, TranscribeOptions, WhisperModel};
+use std::fs::File;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use dalston_models::{
+    ComputeType, LoadOptions, SampleSource, SourceError, TranscribeOptions, WhisperModel,
+};
 
 use crate::report::{self, EngineRun, FileRun, Word};
-use crate::wav;
+use crate::wav::Pcm16Layout;
 
 const USAGE: &str = "usage: bench_whisper [--model DIR] [--threads N] [--repeat N] [--language CODE] [--beam-size N] [--compute-type auto|int8|float32] [--segments] [--words] [--no-word-timestamps] [--json OUT] FILE.wav...";
 
@@ -121,15 +127,20 @@ pub fn main(arguments: impl Iterator<Item = String>) -> Result<(), Box<dyn std::
     let mut total_wall = 0.0;
     let mut runs = Vec::new();
     for file in &args.files {
-        let (samples, rate) = wav::read_wav(file)?;
-        if rate != 16_000 {
-            return Err(format!("{}: sample rate {rate}, expected 16000", file.display()).into());
+        let mut source = WavSource::open(file)?;
+        if source.layout.rate != 16_000 {
+            return Err(format!(
+                "{}: sample rate {}, expected 16000",
+                file.display(),
+                source.layout.rate
+            )
+            .into());
         }
         let mut walls = Vec::new();
         let mut last = None;
         for _ in 0..args.repeat.max(1) {
             let started = Instant::now();
-            let result = model.transcribe(&samples, &options, &mut |_| {})?;
+            let result = model.transcribe_source(&mut source, &options, &mut |_| {})?;
             let wall = started.elapsed().as_secs_f64();
             total_audio += result.duration_secs;
             total_wall += wall;
@@ -209,4 +220,32 @@ pub fn main(arguments: impl Iterator<Item = String>) -> Result<(), Box<dyn std::
         .write(json)?;
     }
     Ok(())
+}
+
+/// A WAV file read a window at a time, as the server's engines read their audio: the process's
+/// peak memory then shows what transcription itself holds, whatever the file's length.
+struct WavSource {
+    file: File,
+    layout: Pcm16Layout,
+}
+
+impl WavSource {
+    fn open(path: &Path) -> Result<WavSource, String> {
+        let mut file =
+            File::open(path).map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+        let layout = Pcm16Layout::read(&mut file, path)?;
+        Ok(WavSource { file, layout })
+    }
+}
+
+impl SampleSource for WavSource {
+    fn len(&self) -> usize {
+        self.layout.frames
+    }
+
+    fn read(&mut self, range: Range<usize>) -> Result<Vec<f32>, SourceError> {
+        Ok(self
+            .layout
+            .read_frames(&mut self.file, range.start, range.end)?)
+    }
 }
