@@ -138,7 +138,7 @@ async function access(browser) {
     await reader.goto(`${base}/console/#/keys`);
     await reader.getByRole("heading", { name: "Dashboard" }).waitFor();
     await reader.goto(`${base}/console/#/jobs`);
-    await reader.getByRole("heading", { name: "Jobs" }).waitFor();
+    await reader.getByRole("heading", { name: "Jobs", exact: true }).waitFor();
     assert((await reader.getByRole("link", { name: "New job" }).count()) === 0, "New job offered to a reader");
     await shot(reader, "jobs-read-only");
     await reader.context().close();
@@ -163,7 +163,7 @@ async function access(browser) {
     assert(first.startsWith("whsec_"), `webhook secret: ${first}`);
     await shot(page, "webhooks");
     await page.getByRole("link", { name: "https://example.com/hooks/dalston" }).click();
-    await page.getByRole("heading", { name: "Webhook" }).waitFor();
+    await page.getByRole("heading", { name: "Webhook", exact: true }).waitFor();
     await page.getByLabel("Description").fill("edited in the console");
     await page.getByLabel("transcription.cancelled").uncheck();
     await page.getByRole("button", { name: "Save" }).click();
