@@ -456,11 +456,22 @@ fn parse_bool(value: &str, field: &str) -> ApiResult<bool> {
     }
 }
 
-/// A list field sent as a JSON array string, as repeated fields (`name` or `name[]`), or as a
-/// comma-separated string.
+/// What a list field sent once as a plain (non-JSON) value holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PlainValue {
+    /// Items separated by commas (the native `vocabulary=a, b`).
+    CommaSeparated,
+    /// One item, commas included: ElevenLabs' SDK sends each of its `keyterms` as a field of
+    /// its own, and a term such as "Portland, Oregon" must stay whole.
+    OneItem,
+}
+
+/// A list field sent as a JSON array string, as repeated fields (`name` or `name[]`), or once
+/// as a plain value, read as `plain` says.
 pub(crate) fn list_field(
     fields: &BTreeMap<String, Vec<String>>,
     name: &str,
+    plain: PlainValue,
 ) -> ApiResult<Vec<String>> {
     let Some(values) = fields.get(name) else {
         return Ok(Vec::new());
@@ -472,7 +483,7 @@ pub(crate) fn list_field(
                 ApiError::BadRequest(format!("{name} must be a JSON array of strings"))
             })?;
             items.extend(parsed);
-        } else if values.len() == 1 {
+        } else if values.len() == 1 && plain == PlainValue::CommaSeparated {
             items.extend(
                 value
                     .split(',')
@@ -538,7 +549,7 @@ pub fn native_parameters(form: &ReceivedForm, state: &AppState) -> ApiResult<Job
         num_speakers: number("num_speakers")?,
         min_speakers: number("min_speakers")?,
         max_speakers: number("max_speakers")?,
-        vocabulary: list_field(fields, "vocabulary")?,
+        vocabulary: list_field(fields, "vocabulary", PlainValue::CommaSeparated)?,
         prompt: single(fields, "prompt").map(str::to_owned),
         retention_days: single(fields, "retention")
             .map(|value| parse_number::<i32>(value, "retention"))
@@ -611,19 +622,33 @@ mod tests {
 
     #[test]
     fn list_fields_accept_json_repeated_and_comma_forms() {
+        let commas = PlainValue::CommaSeparated;
         assert_eq!(
-            list_field(&form(&[("v", r#"["a","b"]"#)]), "v").unwrap(),
+            list_field(&form(&[("v", r#"["a","b"]"#)]), "v", commas).unwrap(),
             vec!["a", "b"]
         );
         assert_eq!(
-            list_field(&form(&[("v", "a"), ("v", "b, c")]), "v").unwrap(),
+            list_field(&form(&[("v", "a"), ("v", "b, c")]), "v", commas).unwrap(),
             vec!["a", "b, c"]
         );
         assert_eq!(
-            list_field(&form(&[("v", "a, b")]), "v").unwrap(),
+            list_field(&form(&[("v", "a, b")]), "v", commas).unwrap(),
             vec!["a", "b"]
         );
-        assert!(list_field(&form(&[("v", "[1")]), "v").is_err());
+        assert!(list_field(&form(&[("v", "[1")]), "v", commas).is_err());
+    }
+
+    #[test]
+    fn a_single_item_field_keeps_its_commas() {
+        let one = PlainValue::OneItem;
+        assert_eq!(
+            list_field(&form(&[("k", "Portland, Oregon")]), "k", one).unwrap(),
+            vec!["Portland, Oregon"]
+        );
+        assert_eq!(
+            list_field(&form(&[("k", r#"["a, b","c"]"#)]), "k", one).unwrap(),
+            vec!["a, b", "c"]
+        );
     }
 
     #[test]

@@ -302,7 +302,7 @@ fn parse_request(form: &ReceivedForm, state: &AppState) -> Result<ElevenLabsRequ
         max_speakers: num_speakers,
         // ElevenLabs allows up to 2; Whisper's schedule stops at 1.
         temperature: number::<f32>(form, "temperature", 0.0..=2.0)?.map(|t| t.min(1.0)),
-        vocabulary: upload::list_field(&form.fields, "keyterms")?,
+        vocabulary: upload::list_field(&form.fields, "keyterms", upload::PlainValue::OneItem)?,
         display_name: form.file_name.clone(),
         webhook_style: if webhook {
             WebhookStyle::ElevenLabs

@@ -140,7 +140,7 @@ struct Detail {
 /// stream's events carry none here). Refused elsewhere, as OpenAI refuses it for other formats.
 fn include_logprobs(form: &ReceivedForm, format: ResponseFormat) -> Result<bool, OpenAiError> {
     const PARAM: &str = "include";
-    let include = upload::list_field(&form.fields, PARAM)?;
+    let include = upload::list_field(&form.fields, PARAM, upload::PlainValue::CommaSeparated)?;
     if let Some(other) = include.iter().find(|item| *item != "logprobs") {
         return Err(OpenAiError::invalid(
             PARAM,
@@ -275,7 +275,11 @@ fn openai_parameters(
     task: TranscriptionTask,
     format: ResponseFormat,
 ) -> Result<(JobParameters, Detail), OpenAiError> {
-    let granularities = upload::list_field(&form.fields, "timestamp_granularities")?;
+    let granularities = upload::list_field(
+        &form.fields,
+        "timestamp_granularities",
+        upload::PlainValue::CommaSeparated,
+    )?;
     if let Some(other) = granularities
         .iter()
         .find(|g| *g != "word" && *g != "segment")
