@@ -342,6 +342,10 @@ fn transcribe_chunks(
                     continue;
                 }
                 chunk.restore(&mut segment);
+                // Word timings stay out of the partial result: it is rewritten whole at every
+                // window, and its readers (the OpenAI stream) send segment text only. With
+                // words, a long recording's partial grew to megabytes per rewrite.
+                segment.words.clear();
                 published.push(to_segment(published.len(), &segment));
             }
             if published.len() > before {
