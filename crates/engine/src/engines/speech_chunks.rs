@@ -117,9 +117,14 @@ impl SpeechChunk {
 
     /// Length of the clip (speech only) in seconds.
     pub fn duration_secs(&self) -> f64 {
-        self.spans.last().map_or(0.0, |span| {
-            (span.clip_start + span.source.len()) as f64 / self.sample_rate_hz
-        })
+        self.clip_samples() as f64 / self.sample_rate_hz
+    }
+
+    /// Length of the clip in samples: where its last stretch ends.
+    fn clip_samples(&self) -> usize {
+        self.spans
+            .last()
+            .map_or(0, |span| span.clip_start + span.source.len())
     }
 
     /// The clip (the chunk's stretches of the prepared audio, joined) as Whisper reads it: a
@@ -172,10 +177,7 @@ pub struct ChunkClip<'a> {
 
 impl SampleSource for ChunkClip<'_> {
     fn len(&self) -> usize {
-        self.chunk
-            .spans
-            .last()
-            .map_or(0, |span| span.clip_start + span.source.len())
+        self.chunk.clip_samples()
     }
 
     /// The part of each stretch that falls inside `range` of the clip, joined.

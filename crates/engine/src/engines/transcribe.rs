@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use dalston_audio::{AudioError, WavReader};
+use dalston_audio::WavReader;
 use dalston_core::params::{TimestampsGranularity, TranscriptionTask};
 use dalston_core::per_channel::ChannelSegments;
 use dalston_core::transcript::{Segment, Word};
@@ -308,7 +308,7 @@ impl Source<'_> {
     }
 }
 
-fn unreadable(error: AudioError) -> EngineError {
+fn unreadable(error: impl std::fmt::Display) -> EngineError {
     EngineError::Failed(format!("prepared audio is unreadable: {error}"))
 }
 
@@ -361,9 +361,7 @@ fn transcribe_chunks(
             .transcribe_source(&mut chunk.clip(audio), options, &mut on_progress)
             .map_err(|error| match error {
                 dalston_models::ModelError::Cancelled => EngineError::Cancelled,
-                dalston_models::ModelError::Source(error) => {
-                    EngineError::Failed(format!("prepared audio is unreadable: {error}"))
-                }
+                dalston_models::ModelError::Source(error) => unreadable(error),
                 other => EngineError::Failed(format!("transcription failed: {other}")),
             })?;
         if options.language.is_none() && transcription.language_probability.is_some() {

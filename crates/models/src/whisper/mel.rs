@@ -6,8 +6,8 @@
 //! the STFT and drops the last frame; the padding only matters for the few frames whose window
 //! reaches past the audio and for the global maximum, so only those frames are computed here.
 //! The spectrogram is computed a window at a time from a [`SampleSource`] ([`MelStream`]), so a
-//! long recording is never in memory whole. candle's own `pcm_to_mel` skips the reflect padding and spawns threads; this one does
-//! one real FFT per frame on the calling thread.
+//! long recording is never in memory whole. candle's own `pcm_to_mel` skips the reflect padding
+//! and spawns threads; this one does one real FFT per frame on the calling thread.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -35,7 +35,6 @@ const N_BINS: usize = N_FFT / 2 + 1;
 
 /// One window of a log-mel spectrogram, as the encoder takes it.
 pub(crate) struct MelWindow {
-    n_mels: usize,
     /// `[n_mels][N_FRAMES]`, the frames past the end of the audio zero (as Whisper's
     /// `pad_or_trim` fills them).
     pub mel: Vec<f32>,
@@ -49,7 +48,6 @@ impl MelWindow {
         let frames = frames.min(N_FRAMES);
         self.mel
             .chunks_exact(N_FRAMES)
-            .take(self.n_mels)
             .flat_map(|row| &row[..frames])
             .copied()
             .collect()
@@ -80,12 +78,7 @@ impl<'a> MelStream<'a> {
         front: &'a MelFrontEnd,
         source: &'a mut dyn SampleSource,
     ) -> Result<MelStream<'a>, SourceError> {
-        let len = source.len();
-        let n_frames = len / HOP_LENGTH;
-        // Frames whose window still overlaps the audio can set the maximum; past them every
-        // frame of Whisper's 30 s of padding is silence, which sits at the floor.
-        let n_max_frames = (len + N_FFT / 2).div_ceil(HOP_LENGTH) + 1;
-        let n_computed = n_frames.max(n_max_frames);
+        let (n_frames, n_computed) = frame_counts(source.len());
         let mut frame = FrameScratch::new(front);
         let mut max = POWER_FLOOR.log10();
         for first in (0..n_computed).step_by(N_FRAMES) {
@@ -118,11 +111,7 @@ impl<'a> MelStream<'a> {
         let mut mel = vec![0.0; n_mels * N_FRAMES];
         let available = self.n_frames.saturating_sub(start).min(N_FRAMES);
         if available == 0 {
-            return Ok(MelWindow {
-                n_mels,
-                mel,
-                peak: 0.0,
-            });
+            return Ok(MelWindow { mel, peak: 0.0 });
         }
         let frames = start..start + available;
         let block = Block::read(self.source, frames.clone())?;
@@ -130,15 +119,29 @@ impl<'a> MelStream<'a> {
         for (column, index) in frames.clone().enumerate() {
             let logs = self.front.frame_logs(&block, index, &mut scratch);
             for (row, &log) in mel.chunks_exact_mut(N_FRAMES).zip(logs) {
-                row[column] = (log.max(self.floor) + 4.0) / 4.0;
+                row[column] = normalise(log, self.floor);
             }
         }
         let peak = block
             .covering(frames.start * HOP_LENGTH..frames.end * HOP_LENGTH)
             .iter()
             .fold(0.0f32, |m, s| m.max(s.abs()));
-        Ok(MelWindow { n_mels, mel, peak })
+        Ok(MelWindow { mel, peak })
     }
+}
+
+/// Frames in a recording of `len` samples (one per hop), and how many of them, with the frames
+/// of Whisper's 30 s of padding whose window still overlaps the audio, can set the maximum;
+/// past those every padding frame is silence, which sits at the floor.
+fn frame_counts(len: usize) -> (usize, usize) {
+    let n_frames = len / HOP_LENGTH;
+    let n_max_frames = (len + N_FFT / 2).div_ceil(HOP_LENGTH) + 1;
+    (n_frames, n_frames.max(n_max_frames))
+}
+
+/// Whisper's normalisation of a `log10` energy: raised to `floor`, then `(x + 4) / 4`.
+fn normalise(log: f32, floor: f32) -> f32 {
+    (log.max(floor) + 4.0) / 4.0
 }
 
 /// The samples some frames read: `offset..offset + samples.len()` of a recording `len` long.
@@ -391,8 +394,7 @@ mod tests {
             offset: 0,
             len: samples.len(),
         };
-        let n_frames = samples.len() / HOP_LENGTH;
-        let n_computed = n_frames.max((samples.len() + N_FFT / 2).div_ceil(HOP_LENGTH) + 1);
+        let (n_frames, n_computed) = frame_counts(samples.len());
         let mut scratch = FrameScratch::new(front);
         let logs: Vec<Vec<f32>> = (0..n_computed)
             .map(|index| front.frame_logs(&block, index, &mut scratch).to_vec())
@@ -406,7 +408,7 @@ mod tests {
             .map(|frame| {
                 frame
                     .iter()
-                    .map(|&v| (v.max(max - DYNAMIC_RANGE) + 4.0) / 4.0)
+                    .map(|&v| normalise(v, max - DYNAMIC_RANGE))
                     .collect()
             })
             .collect()

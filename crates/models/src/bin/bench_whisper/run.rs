@@ -8,11 +8,10 @@
 //! the JSON keeps each file's median wall time. Files are read a window at a time, as the
 //! server's engines read their audio, so the peak memory does not grow with a file's length.
 
-use std::time::Instant;
-
 use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use dalston_models::{
     ComputeType, LoadOptions, SampleSource, SourceError, TranscribeOptions, WhisperModel,
